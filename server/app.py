@@ -1,0 +1,82 @@
+"""The application factory: `create_app(settings)` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from server.config import Settings
+from server.db.session import Database
+from server.domain.accounts import purge_expired
+from server.web import auth, pages
+from server.web.errors import HANDLERS, refuse
+from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
+from server.web.sessions import SessionMiddleware
+from server.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+PURGE_INTERVAL_SECONDS = 3600
+
+log = logging.getLogger(__name__)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        *pages.ROUTES,
+        *auth.ROUTES,
+        Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+    ]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the Tavoli application for `settings` (default: read from the environment)."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database(settings.database_url, echo=settings.db_echo)
+        app.state.database = database
+        purger = asyncio.create_task(_purge_periodically(database, settings))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            await database.dispose()
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, settings=settings),
+            Middleware(SessionMiddleware, settings=settings),
+            Middleware(CSRFMiddleware, settings=settings, refuse=refuse),
+        ],
+        exception_handlers=HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.templates = make_templates()
+    app.state.security_headers = security_headers(settings)
+    return app
+
+
+async def _purge_periodically(database: Database, settings: Settings) -> None:
+    """Delete expired sessions and old login attempts, hourly; several instances may all do it."""
+    keep = timedelta(days=1, minutes=settings.login_window_minutes)
+    while True:
+        try:
+            async with database.transaction() as session:
+                await purge_expired(session, keep_attempts=keep)
+        except Exception:  # a database hiccup must not kill the task; the next round retries
+            log.exception("could not purge expired sessions")
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)

@@ -1,0 +1,212 @@
+"""The `tavoli` command: serve, migrate, and manage organisations, tables and accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import i18n
+from server.config import Settings, SettingsError, env_example
+from server.db import migrations
+from server.db.models import Role
+from server.db.session import Database
+from server.domain import accounts, tables
+from server.domain.errors import DomainError
+from server.i18n import _
+from server.web.labels import role_label
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    i18n.set_locale(settings.default_locale)
+    return settings
+
+
+def _run(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `change` in one write transaction on the configured database; domain errors become messages."""
+    settings = _settings()
+
+    async def go() -> T:
+        database = Database(settings.database_url)
+        try:
+            async with database.transaction() as session:
+                return await change(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(go())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def cli() -> None:
+    """Tavoli: the co-design workspace of the metropolitan tables of Bologna."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
+def serve(host: str, port: int) -> None:
+    """Serve the application with uvicorn."""
+    import uvicorn
+
+    _settings()
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date (Alembic upgrade head)."""
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    click.echo(_("Database up to date."))
+
+
+@cli.group()
+def config() -> None:
+    """Settings."""
+
+
+@config.command("example")
+def config_example() -> None:
+    """Print the text of .env.example: every setting, its help and its default."""
+    click.echo(env_example(), nl=False)
+
+
+@cli.group()
+def org() -> None:
+    """Organisations (trade unions, employer associations, municipalities' unions…)."""
+
+
+@org.command("add")
+@click.argument("name")
+@click.option("--slug", help="Short name used on the command line (default: made from the name).")
+def org_add(name: str, slug: str | None) -> None:
+    """Add an organisation."""
+    created = _run(lambda s: tables.create_organisation(s, name, slug=slug))
+    click.echo(_("Organisation {name} ({slug}) added.").format(name=created.name, slug=created.slug))
+
+
+@cli.group()
+def table() -> None:
+    """Metropolitan tables and their members."""
+
+
+@table.command("add")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--purpose", default="", help="What the table is for (Markdown).")
+@click.option("--established", default="", help="When and how it was established, e.g. 'Febbraio 2021'.")
+@click.option(
+    "--public/--private",
+    default=False,
+    show_default=True,
+    help="Public tables show their published minutes and protocols to everyone.",
+)
+def table_add(slug: str, name: str, purpose: str, established: str, public: bool) -> None:
+    """Add a table with its short name (used in addresses) and its name."""
+    created = _run(
+        lambda s: tables.create_table(
+            s, slug=slug, name=name, purpose=purpose, established=established, is_public=public
+        )
+    )
+    click.echo(_("Table {name} ({slug}) added.").format(name=created.name, slug=created.slug))
+
+
+@table.command("add-member")
+@click.argument("table_slug", metavar="TABLE")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+@click.option("--organisation", "organisation_ref", help="The organisation the person represents there.")
+def table_add_member(table_slug: str, email: str, role: str, organisation_ref: str | None) -> None:
+    """Give the account EMAIL the ROLE on TABLE."""
+
+    async def change(session: AsyncSession) -> str:
+        found = await tables.get_table(session, table_slug)
+        user = await tables.get_user(session, email)
+        organisation = await tables.find_organisation(session, organisation_ref) if organisation_ref else None
+        await tables.add_member(session, found, user, Role(role), organisation=organisation)
+        if organisation:
+            return _("{name} is now {role} of {table} for {organisation}.").format(
+                name=user.name, role=role_label(role), table=found.slug, organisation=organisation.name
+            )
+        return _("{name} is now {role} of {table}.").format(name=user.name, role=role_label(role), table=found.slug)
+
+    click.echo(_run(change))
+
+
+@cli.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name, as other people will see it.")
+@click.option("--admin", is_flag=True, help="Administrator of the Metropolitan City (creates tables and accounts).")
+@click.option("--organisation", "organisation_ref", help="The organisation the person belongs to.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
+def user_add(email: str, name: str, admin: bool, organisation_ref: str | None, password_stdin: bool) -> None:
+    """Add an account (the password is asked for, or read from standard input)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def change(session: AsyncSession) -> str:
+        organisation = await tables.find_organisation(session, organisation_ref) if organisation_ref else None
+        created = await accounts.create_user(
+            session, email=email, name=name, password=password, is_admin=admin, organisation=organisation
+        )
+        if admin:
+            return _("Administrator account {email} added.").format(email=created.email)
+        return _("Account {email} added.").format(email=created.email)
+
+    click.echo(_run(change))
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document with every account and its roles.")
+def user_list(as_json: bool) -> None:
+    """List the accounts with their roles and organisation on each table."""
+    listed = _run(tables.list_accounts)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(a) for a in listed], ensure_ascii=False, indent=2))
+        return
+    for account in listed:
+        flags = " [admin]" if account.is_admin else ""
+        click.echo(f"{account.email}  {account.name}{flags}")
+        for role in account.roles:
+            suffix = f" for {role['organisation']}" if role["organisation"] else ""
+            click.echo(f"    {role['table']}: {role['role']}{suffix}")
+
+
+def main() -> None:
+    """Entry point of the `tavoli` console script; reads a .env file in the current folder first."""
+    from dotenv import load_dotenv
+
+    load_dotenv(".env", override=False)
+    cli()

@@ -1,0 +1,193 @@
+"""Settings: one frozen object read from the `TAVOLI_*` environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+# Refused by Settings.check() anywhere but a loopback http address.
+DEFAULT_SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+LOCALES = ("it", "en")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the message says how to fix it."""
+
+
+def _setting(env: str, default: Any, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of Tavoli, each with a safe default for the embedded mode."""
+
+    base_url: str = _setting(
+        "TAVOLI_BASE_URL",
+        "http://127.0.0.1:8000",
+        "Public address of the service. It decides the allowed websocket Origin, whether cookies "
+        "are Secure with the __Host- prefix (https), and whether the default secret key is refused "
+        "(anything but a loopback http address refuses it).",
+    )
+    database_url: str = _setting(
+        "TAVOLI_DATABASE_URL",
+        "sqlite+aiosqlite:///./tavoli.db",
+        "SQLAlchemy URL of the database: SQLite (embedded default, WAL mode) or PostgreSQL, "
+        "e.g. postgresql+asyncpg://user@127.0.0.1:5432/tavoli.",
+    )
+    secret_key: str = _setting(
+        "TAVOLI_SECRET_KEY",
+        DEFAULT_SECRET_KEY,
+        "Key that derives the CSRF tokens. Required (32 characters or more) whenever the base URL "
+        "is not a loopback http address.",
+    )
+    session_hours: int = _setting(
+        "TAVOLI_SESSION_HOURS",
+        12,
+        "Lifetime of a login session in hours; the session row is deleted when it expires.",
+    )
+    default_locale: str = _setting(
+        "TAVOLI_DEFAULT_LOCALE",
+        "it",
+        "Language of the interface for people who have not chosen one: it or en.",
+    )
+    minutes_dir: str = _setting(
+        "TAVOLI_MINUTES_DIR",
+        "./minutes",
+        "Folder of the archive of published minutes (plain files, a hash chain per table).",
+    )
+    login_failures_per_address: int = _setting(
+        "TAVOLI_LOGIN_FAILURES_PER_ADDRESS",
+        100,
+        "Failed logins accepted from one network address per window before it is refused; "
+        "generous because a whole office often shares one address.",
+    )
+    login_window_minutes: int = _setting(
+        "TAVOLI_LOGIN_WINDOW_MINUTES",
+        15,
+        "Window, in minutes, over which failed logins are counted.",
+    )
+    max_body_bytes: int = _setting(
+        "TAVOLI_MAX_BODY_BYTES",
+        1_048_576,
+        "Largest request body accepted, in bytes; larger requests get 413.",
+    )
+    log_level: str = _setting(
+        "TAVOLI_LOG_LEVEL",
+        "INFO",
+        "Logging level: DEBUG, INFO, WARNING or ERROR.",
+    )
+    db_echo: bool = _setting(
+        "TAVOLI_DB_ECHO",
+        False,
+        "Log every SQL statement (for debugging only).",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the settings from `environ` (default: the process environment) and check them."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f, raw.strip())
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse unsafe or malformed settings with a message that says what to do."""
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"TAVOLI_BASE_URL must be an absolute http(s) address, not {self.base_url!r}.")
+        if not self.is_local_development:
+            if self.secret_key == DEFAULT_SECRET_KEY:
+                raise SettingsError(
+                    "TAVOLI_SECRET_KEY still has its development default, which is refused for "
+                    f"{self.base_url}. Set it to a long random value, for example the output of: "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            if len(self.secret_key) < 32:
+                raise SettingsError("TAVOLI_SECRET_KEY must be at least 32 characters long.")
+        if self.default_locale not in LOCALES:
+            raise SettingsError(f"TAVOLI_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}.")
+        for name in ("session_hours", "login_failures_per_address", "login_window_minutes", "max_body_bytes"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)} must be a positive number.")
+
+    @property
+    def origin(self) -> str:
+        """The scheme://host[:port] that browsers send as Origin for our own pages."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}".lower()
+
+    @property
+    def https(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+    @property
+    def is_local_development(self) -> bool:
+        """True for a plain-http loopback address, the only place the default key is allowed."""
+        parts = urlsplit(self.base_url)
+        return parts.scheme == "http" and _is_loopback(parts.hostname or "")
+
+
+def _env_name(attribute: str) -> str:
+    return str(next(f.metadata["env"] for f in dataclasses.fields(Settings) if f.name == attribute))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = f.type if isinstance(f.type, type) else {"int": int, "bool": bool}.get(str(f.type), str)
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{f.metadata['env']} must be true or false, not {raw!r}.")
+    if kind is int:
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise SettingsError(f"{f.metadata['env']} must be a whole number, not {raw!r}.") from None
+    return raw
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting with its help line and its default."""
+    lines = [
+        "# Tavoli settings. Copy to .env (read by the `tavoli` command) or export them.",
+        "# Every line shows the default; uncomment and change what you need.",
+    ]
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines += ["", *_wrap_comment(f.metadata["help"]), f"# {f.metadata['env']}={shown}"]
+    return "\n".join(lines) + "\n"
+
+
+def _wrap_comment(text: str, width: int = 98) -> list[str]:
+    out: list[str] = []
+    line = "#"
+    for word in text.split():
+        if len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = "#"
+        line += " " + word
+    out.append(line)
+    return out

@@ -1,0 +1,96 @@
+"""The engine and the two kinds of database session the app uses: reads and write transactions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, make_url
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from server.db.models import Event
+
+CommitListener = Callable[[list[Event]], Awaitable[None]]
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+class Database:
+    """Owns the engine; hands out read sessions and write transactions.
+
+    Write transactions collect the events that the domain records (see `domain.audit`) and, once
+    the commit has succeeded, hand them to the registered listeners (the live hub): a rolled-back
+    change is never announced.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
+        if self.url.get_backend_name() == "sqlite":
+            _configure_sqlite(self.engine)
+        writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(writer, expire_on_commit=False)
+        self._listeners: list[CommitListener] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def on_commit(self, listener: CommitListener) -> None:
+        """Call `listener(events)` after every write transaction that recorded events commits."""
+        self._listeners.append(listener)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading; it never writes (SQLite: a deferred transaction)."""
+        async with self._reads() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed at the end of the block, rolled back on an exception.
+
+        On SQLite it starts with BEGIN IMMEDIATE, so that concurrent writers queue on the busy
+        timeout instead of failing when a read lock cannot be upgraded.
+        """
+        async with self._writes() as session:
+            async with session.begin():
+                yield session
+            events: list[Event] = session.info.pop("events", [])
+        if events:
+            for listener in self._listeners:
+                await listener(events)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if make_url(url).get_backend_name() == "sqlite":
+        return {}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """SQLAlchemy's SQLite transaction recipe: we emit BEGIN ourselves and set WAL outside a transaction."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())

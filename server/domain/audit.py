@@ -1,0 +1,41 @@
+"""The audit record: every change appends an Event in the transaction that makes it (DESIGN §2.8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Event, Table
+
+
+async def record(
+    session: AsyncSession,
+    kind: str,
+    *,
+    actor_id: int | None,
+    table_id: int | None = None,
+    **payload: Any,
+) -> Event:
+    """Append the event of a change; table events take the table's next sequence number.
+
+    Incrementing the table's counter locks its row until the transaction ends, so the sequence
+    numbers of one table follow the order in which its changes commit.
+    """
+    seq = None
+    if table_id is not None:
+        seq = (
+            await session.execute(
+                update(Table)
+                .where(Table.id == table_id)
+                .values(event_seq=Table.event_seq + 1)
+                .returning(Table.event_seq)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one()
+    event = Event(table_id=table_id, seq=seq, kind=kind, actor_id=actor_id, payload=payload)
+    session.add(event)
+    await session.flush()
+    session.info.setdefault("events", []).append(event)
+    return event

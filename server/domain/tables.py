@@ -1,0 +1,194 @@
+"""Organisations, tables and who sits at them with which role."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from slugify import slugify
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from server.db.models import Membership, Organisation, Role, Table, User
+from server.domain import audit
+from server.domain.errors import Duplicate, Invalid, NotFound
+from server.i18n import _
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _check_name(name: str, limit: int = 200) -> str:
+    name = name.strip()
+    if not name or len(name) > limit:
+        raise Invalid({"name": _("Enter a name of at most {n} characters.").format(n=limit)})
+    return name
+
+
+def _check_slug(slug: str) -> str:
+    if not _SLUG.match(slug) or len(slug) > 80:
+        raise Invalid({"slug": _("A short name uses lowercase letters, digits and hyphens only.")})
+    return slug
+
+
+async def create_organisation(
+    session: AsyncSession, name: str, *, slug: str | None = None, actor_id: int | None = None
+) -> Organisation:
+    name = _check_name(name)
+    slug = _check_slug(slug or slugify(name))
+    taken = await session.scalar(
+        select(Organisation.id).where(or_(func.lower(Organisation.name) == name.lower(), Organisation.slug == slug))
+    )
+    if taken is not None:
+        raise Duplicate(_("The organisation {name} already exists.").format(name=name))
+    organisation = Organisation(name=name, slug=slug)
+    session.add(organisation)
+    await session.flush()
+    await audit.record(session, "organisation.created", actor_id=actor_id, organisation_id=organisation.id, name=name)
+    return organisation
+
+
+async def find_organisation(session: AsyncSession, ref: str) -> Organisation:
+    """The organisation whose short name or name (in any case) is `ref`."""
+    organisation = await session.scalar(
+        select(Organisation).where(
+            or_(Organisation.slug == ref.strip(), func.lower(Organisation.name) == ref.strip().lower())
+        )
+    )
+    if organisation is None:
+        raise NotFound(_("There is no organisation called {ref}.").format(ref=ref))
+    return organisation
+
+
+async def create_table(
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    purpose: str = "",
+    established: str = "",
+    is_public: bool = False,
+    actor_id: int | None = None,
+) -> Table:
+    name = _check_name(name)
+    slug = _check_slug(slug)
+    if await session.scalar(select(Table.id).where(or_(Table.slug == slug, Table.name == name))):
+        raise Duplicate(_("A table with the short name {slug} or that name already exists.").format(slug=slug))
+    table = Table(slug=slug, name=name, purpose=purpose.strip(), established=established.strip(), is_public=is_public)
+    session.add(table)
+    await session.flush()
+    await audit.record(session, "table.created", actor_id=actor_id, table_id=table.id, name=name)
+    return table
+
+
+async def get_table(session: AsyncSession, slug: str) -> Table:
+    table = await session.scalar(select(Table).where(Table.slug == slug))
+    if table is None:
+        raise NotFound(_("There is no table called {slug}.").format(slug=slug))
+    return table
+
+
+async def get_user(session: AsyncSession, email: str) -> User:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(_("There is no account with the email {email}.").format(email=email))
+    return user
+
+
+async def membership(session: AsyncSession, table_id: int, user_id: int) -> Membership | None:
+    return await session.scalar(
+        select(Membership).where(Membership.table_id == table_id, Membership.user_id == user_id)
+    )
+
+
+async def add_member(
+    session: AsyncSession,
+    table: Table,
+    user: User,
+    role: Role,
+    *,
+    organisation: Organisation | None = None,
+    actor_id: int | None = None,
+) -> Membership:
+    """Give `user` a role on `table`, representing `organisation` there."""
+    if await membership(session, table.id, user.id) is not None:
+        raise Duplicate(_("{name} already has a role on {table}.").format(name=user.name, table=table.name))
+    member = Membership(
+        table_id=table.id, user_id=user.id, role=role, organisation_id=organisation.id if organisation else None
+    )
+    session.add(member)
+    await session.flush()
+    await audit.record(
+        session,
+        "member.added",
+        actor_id=actor_id,
+        table_id=table.id,
+        user_id=user.id,
+        role=role.value,
+        organisation_id=organisation.id if organisation else None,
+    )
+    return member
+
+
+@dataclass
+class AccountSummary:
+    """An account with its roles, for `tavoli user list`."""
+
+    email: str
+    name: str
+    is_admin: bool
+    is_active: bool
+    organisation: str | None
+    roles: list[dict[str, str | None]] = field(default_factory=list)
+
+
+async def list_accounts(session: AsyncSession) -> list[AccountSummary]:
+    users = (await session.scalars(select(User).options(joinedload(User.organisation)).order_by(User.email))).all()
+    summaries = {
+        u.id: AccountSummary(u.email, u.name, u.is_admin, u.is_active, u.organisation.name if u.organisation else None)
+        for u in users
+    }
+    memberships = (
+        await session.scalars(
+            select(Membership)
+            .options(joinedload(Membership.table), joinedload(Membership.organisation))
+            .join(Table)
+            .order_by(Table.slug)
+        )
+    ).all()
+    for m in memberships:
+        summaries[m.user_id].roles.append(
+            {
+                "table": m.table.slug,
+                "role": m.role.value,
+                "organisation": m.organisation.name if m.organisation else None,
+            }
+        )
+    return list(summaries.values())
+
+
+@dataclass
+class TableListing:
+    """The tables a person sits at (with their role) and the others they may look at."""
+
+    mine: list[tuple[Table, Role]]
+    others: list[Table]
+
+
+async def tables_for(session: AsyncSession, user_id: int | None, *, is_admin: bool = False) -> TableListing:
+    """For the home page: one's own tables, then the public ones (every table, for administrators)."""
+    mine: list[tuple[Table, Role]] = []
+    if user_id is not None:
+        rows = await session.execute(
+            select(Table, Membership.role)
+            .join(Membership, Membership.table_id == Table.id)
+            .where(Membership.user_id == user_id)
+            .order_by(Table.name)
+        )
+        mine = [(table, role) for table, role in rows]
+    own_ids = {table.id for table, _role in mine}
+    visible = select(Table).order_by(Table.name)
+    if not is_admin:
+        visible = visible.where(Table.is_public)
+    others = [t for t in (await session.scalars(visible)).all() if t.id not in own_ids]
+    return TableListing(mine, others)

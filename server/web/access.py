@@ -1,0 +1,98 @@
+"""Table routes: every route under `/tavoli/{slug}` declares the role it needs and is checked here.
+
+A `TableRoute` calls `authorize` before its endpoint, so no table page can forget the check, and
+`tests/test_routes_authorisation.py` walks the routing table to prove that every table route is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.db.models import Membership, Role, Table
+from server.db.session import Database
+from server.domain.access import Decision, decide
+from server.web.errors import LoginRequired
+from server.web.sessions import Viewer
+
+
+@dataclass(frozen=True)
+class TableAccess:
+    """What the check established: the table, and the viewer's role and membership on it."""
+
+    table: Table
+    viewer: Viewer
+    membership: Membership | None
+
+    @property
+    def role(self) -> Role | None:
+        return self.membership.role if self.membership else None
+
+    def at_least(self, role: Role) -> bool:
+        return self.role is not None and self.role.rank >= role.rank
+
+
+async def authorize(request: Request, slug: str, required: Role | None) -> TableAccess:
+    """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404."""
+    viewer: Viewer = request.state.viewer
+    database: Database = request.app.state.database
+    async with database.read() as session:
+        table = await session.scalar(select(Table).where(Table.slug == slug))
+        member = None
+        if table is not None and viewer.user_id is not None:
+            member = await session.scalar(
+                select(Membership).where(Membership.table_id == table.id, Membership.user_id == viewer.user_id)
+            )
+    if table is None:
+        if not viewer.authenticated:
+            raise LoginRequired()
+        raise HTTPException(404)
+    decision = decide(
+        required=required,
+        role=member.role if member else None,
+        is_public=table.is_public,
+        authenticated=viewer.authenticated,
+        is_admin=viewer.is_admin,
+    )
+    if decision is Decision.login:
+        raise LoginRequired()
+    if decision is Decision.not_found:
+        raise HTTPException(404)
+    if decision is Decision.forbidden:
+        raise HTTPException(403)
+    return TableAccess(table, viewer, member)
+
+
+TableEndpoint = Callable[[Request, TableAccess], Awaitable[Response]]
+
+
+class TableRoute(Route):
+    """A route under `/tavoli/{slug}` whose endpoint runs only after `authorize` let the viewer in.
+
+    `role=None` opens the route to anyone who may see the table's public face (public tables).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: TableEndpoint,
+        *,
+        role: Role | None,
+        methods: Sequence[str] = ("GET",),
+        name: str | None = None,
+    ) -> None:
+        if "{slug}" not in path:
+            raise ValueError(f"a table route needs {{slug}} in its path: {path}")
+        self.required_role = role
+
+        async def checked(request: Request) -> Response:
+            access = await authorize(request, request.path_params["slug"], role)
+            return await endpoint(request, access)
+
+        super().__init__(path, checked, methods=list(methods), name=name or endpoint.__name__)

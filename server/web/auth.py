@@ -1,0 +1,154 @@
+"""Logging in and out, and choosing the language."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import update
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from server.config import LOCALES, Settings
+from server.db.models import User
+from server.db.session import Database
+from server.domain import accounts
+from server.i18n import _
+from server.web.sessions import Cookies, Viewer
+
+
+def safe_next(value: object, default: str = "/") -> str:
+    """A same-site path to go to after the form; anything else (another host, a scheme) is ignored."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
+        return default
+    return value
+
+
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    email: str = "",
+    error: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "auth/login.html",
+        {"next_url": next_url, "email": email, "error": error},
+        status_code=status,
+        headers=headers,
+    )
+
+
+async def login_form(request: Request) -> Response:
+    next_url = safe_next(request.query_params.get("next"))
+    viewer: Viewer = request.state.viewer
+    if viewer.authenticated:
+        return RedirectResponse(next_url, status_code=303)
+    return _login_page(request, next_url=next_url)
+
+
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    cookies = Cookies(settings)
+    form = await request.form()
+    email = str(form.get("email", ""))[:254]
+    password = str(form.get("password", ""))[:1024]
+    next_url = safe_next(form.get("next"))
+    if not email.strip() or not password:
+        return _login_page(
+            request, next_url=next_url, email=email, status=400, error=_("Enter your email address and your password.")
+        )
+    async with database.transaction() as session:
+        result = await accounts.authenticate(
+            session,
+            email,
+            password,
+            address=request.client.host if request.client else "unknown",
+            max_failures_per_address=settings.login_failures_per_address,
+            window=timedelta(minutes=settings.login_window_minutes),
+        )
+        token = None
+        if result.user is not None:
+            token = await accounts.start_session(
+                session,
+                result.user,
+                lifetime=timedelta(hours=settings.session_hours),
+                replaces=request.state.session_token,
+            )
+    if result.throttled:
+        message = _("Too many failed attempts. Wait {seconds} seconds and try again.").format(
+            seconds=result.retry_after
+        )
+        return _login_page(
+            request,
+            next_url=next_url,
+            email=email,
+            error=message,
+            status=429,
+            headers={"Retry-After": str(result.retry_after)},
+        )
+    if token is None:
+        return _login_page(
+            request,
+            next_url=next_url,
+            email=email,
+            status=400,
+            error=_("The email address or the password is not correct."),
+        )
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(cookies.session, token, **cookies.attributes(cookies.session_max_age))
+    return response
+
+
+async def logout(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    cookies = Cookies(settings)
+    token = request.state.session_token
+    if token:
+        async with database.transaction() as session:
+            await accounts.end_session(session, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True, samesite="lax")
+    return response
+
+
+async def choose_language(request: Request) -> Response:
+    """Switch the interface language; remembered in a cookie, and on the account when logged in."""
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    cookies = Cookies(settings)
+    form = await request.form()
+    locale = str(form.get("locale", ""))
+    next_url = safe_next(form.get("next"))
+    if locale not in LOCALES:
+        raise HTTPException(400, _("This language is not available."))
+    viewer: Viewer = request.state.viewer
+    if viewer.user_id is not None:
+        async with database.transaction() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == viewer.user_id)
+                .values(locale=locale)
+                .execution_options(synchronize_session=False)
+            )
+    response = RedirectResponse(next_url, status_code=303)
+    response.set_cookie(cookies.locale, locale, **cookies.attributes(365 * 24 * 3600))
+    return response
+
+
+ROUTES = [
+    Route("/login", login_form, methods=["GET"], name="login_form"),
+    Route("/login", login, methods=["POST"], name="login"),
+    Route("/logout", logout, methods=["POST"], name="logout"),
+    Route("/lingua", choose_language, methods=["POST"], name="choose_language"),
+]

@@ -1,0 +1,53 @@
+"""The Jinja environment: autoescaped, translated through the current locale, strict about typos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from server import i18n
+from server.config import LOCALES
+from server.markdown import render_markdown
+from server.web.labels import role_label
+from server.web.sessions import ANONYMOUS
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["datetime"] = i18n.format_datetime
+    env.filters["day"] = i18n.format_day
+    env.filters["markdown"] = render_markdown
+    env.globals["locales"] = LOCALES
+    env.globals["locale_name"] = i18n.locale_name
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals["role_label"] = role_label
+    return env
+
+
+def _request_context(request: Request) -> dict[str, Any]:
+    """What every page needs: who is looking, their CSRF token, and the path to come back to."""
+    state = request.state
+    # Tolerant: an error page may be rendered for a request that failed before the session loaded.
+    return {
+        "viewer": getattr(state, "viewer", ANONYMOUS),
+        "csrf_token": getattr(state, "csrf_token", ""),
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+
+
+def make_templates() -> Jinja2Templates:
+    return Jinja2Templates(env=make_environment(), context_processors=[_request_context])

@@ -1,0 +1,118 @@
+"""Test harness: every test gets its own database, built by Alembic, on SQLite or PostgreSQL.
+
+SQLite (default): the schema is migrated once into a template file, copied for each test.
+PostgreSQL (`TAVOLI_TEST_DATABASE_URL`): the schema is migrated once, and every table is
+truncated before each test. With CI=true, what the suite needs (PostgreSQL, Chromium) must be
+there: a missing piece fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.config import Settings
+from server.db import migrations
+from server.db.models import Base
+from server.db.session import Database
+from server.domain.accounts import hash_password
+from tests.support import PASSWORD, Seed, in_transaction
+
+PG_URL = os.environ.get("TAVOLI_TEST_DATABASE_URL", "").strip()
+CI = os.environ.get("CI", "").lower() == "true"
+BASE_URL = "http://127.0.0.1:8000"
+SECRET = "a-secret-key-for-the-tests-that-is-long-enough"
+
+
+def need(reason: str) -> None:
+    """Skip for want of something the machine lacks, except on CI where it must be there."""
+    if CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+async def _reset_postgres(url: str) -> None:
+    database = Database(url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await database.dispose()
+
+
+async def _truncate(url: str) -> None:
+    database = Database(url)
+    try:
+        names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if PG_URL:
+        try:
+            asyncio.run(_reset_postgres(PG_URL))
+        except OSError as exc:
+            pytest.exit(f"TAVOLI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", 2)
+        migrations.upgrade(PG_URL)
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrations.upgrade(f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> str:
+    """A fresh, migrated, empty database for this test."""
+    if PG_URL:
+        asyncio.run(_truncate(PG_URL))
+        return PG_URL
+    path = tmp_path / "tavoli.db"
+    shutil.copyfile(template_database, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url, base_url=BASE_URL, secret_key=SECRET, minutes_dir=str(tmp_path / "minutes")
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def seed(client: TestClient, password_hash: str) -> Seed:
+    """Seeds through the app's own database and event loop (the TestClient's portal)."""
+    database = client.app.state.database  # type: ignore[attr-defined]
+    assert client.portal is not None
+    portal = client.portal
+    return Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
