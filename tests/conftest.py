@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -26,10 +28,18 @@ from server.db.session import Database
 from server.domain.accounts import hash_password
 from tests.support import PASSWORD, Seed, in_transaction
 
+T = TypeVar("T")
 PG_URL = os.environ.get("TAVOLI_TEST_DATABASE_URL", "").strip()
 CI = os.environ.get("CI", "").lower() == "true"
 BASE_URL = "http://127.0.0.1:8000"
 SECRET = "a-secret-key-for-the-tests-that-is-long-enough"
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion in a thread of its own: the browser tests' Playwright keeps
+    an event loop marked as running in the main thread, where asyncio.run would refuse."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def need(reason: str) -> None:
@@ -63,7 +73,7 @@ async def _truncate(url: str) -> None:
 def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     if PG_URL:
         try:
-            asyncio.run(_reset_postgres(PG_URL))
+            run_async(_reset_postgres(PG_URL))
         except OSError as exc:
             pytest.exit(f"TAVOLI_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", 2)
         migrations.upgrade(PG_URL)
@@ -77,7 +87,7 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(template_database: str, tmp_path: Path) -> str:
     """A fresh, migrated, empty database for this test."""
     if PG_URL:
-        asyncio.run(_truncate(PG_URL))
+        run_async(_truncate(PG_URL))
         return PG_URL
     path = tmp_path / "tavoli.db"
     shutil.copyfile(template_database, path)

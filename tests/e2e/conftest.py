@@ -1,0 +1,148 @@
+"""Browser tests: a real `tavoli serve` process, Debian's Chromium driven by Playwright, axe-core."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from server.db.session import Database
+from tests.conftest import SECRET, need
+from tests.support import PASSWORD, Seed, in_transaction
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `tavoli serve` process."""
+
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(database_url: str, tmp_path: Path, port: int | None = None, **env: str) -> Server:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / f"server-{port}.log"
+    environment = {
+        **os.environ,
+        "TAVOLI_DATABASE_URL": database_url,
+        "TAVOLI_BASE_URL": url,
+        "TAVOLI_SECRET_KEY": SECRET,
+        "TAVOLI_MINUTES_DIR": str(tmp_path / "minutes"),
+        **env,
+    }
+    tavoli = Path(sys.executable).parent / "tavoli"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(tavoli), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 (our own URL)
+                if response.status == 200:
+                    return Server(url, database_url, process, log)
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the server did not start: {log.read_text()}")
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    running = start_server(database_url, tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def browser_seed(database_url: str, password_hash: str) -> Iterator[Seed]:
+    """Seeds the server's database from the test, through a database connection of its own."""
+    with start_blocking_portal() as portal:  # a loop in a thread: Playwright holds the main thread's
+        database = Database(database_url)
+        yield Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
+        portal.call(database.dispose)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        need("Chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def log_in(page: Any, server: Server, email: str, password: str = PASSWORD) -> None:
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Indirizzo email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Accedi").click()
+    page.wait_for_url(f"{server.url}/")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core with the WCAG 2.0/2.1 A and AA rules, none disabled; return what it finds."""
+    if not AXE.exists():
+        need("axe-core is not installed (npm ci)")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
+
+
+def assert_accessible(page: Any) -> None:
+    violations = axe_violations(page)
+    assert violations == [], json.dumps(violations, indent=2, ensure_ascii=False)

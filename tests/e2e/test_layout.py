@@ -1,0 +1,109 @@
+"""In a real browser: logging in, the home page, the language switch, accessibility and the CSP."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.db.models import Role
+from tests.e2e.conftest import assert_accessible, log_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def people(browser_seed):
+    org = browser_seed.org("Confcommercio Ascom Bologna")
+    table = browser_seed.table(
+        "commercio-turismo",
+        "Tavolo metropolitano per il commercio e le attività turistiche",
+        purpose="Coordinamento e co-progettazione per la ripartenza di commercio e turismo.",
+    )
+    browser_seed.table("inclusione", "Tavolo metropolitano per l'inclusione socio-lavorativa", public=True)
+    browser_seed.person(table, Role.member, "marco@example.org", org)
+    return table
+
+
+def test_log_in_see_home_switch_to_english_and_back(browser, server, people):
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, server, "marco@example.org")
+    assert page.get_by_role("heading", level=1).inner_text() == "I tavoli metropolitani"
+    assert page.get_by_role("link", name="Tavolo metropolitano per il commercio e le attività turistiche").is_visible()
+    assert page.locator(".viewer-organisation").inner_text() == "Confcommercio Ascom Bologna"
+
+    page.get_by_role("button", name="English").click()
+    page.wait_for_selector("html[lang=en]")
+    assert page.get_by_role("heading", level=1).inner_text() == "The metropolitan tables"
+    page.goto(f"{server.url}/accessibilita")
+    assert page.get_by_role("heading", level=1).inner_text() == "Accessibility statement", "English is remembered"
+
+    page.get_by_role("button", name="Italiano").click()
+    page.wait_for_selector("html[lang=it]")
+    assert page.get_by_role("heading", level=1).inner_text() == "Dichiarazione di accessibilità"
+    context.close()
+
+
+def test_log_out_returns_to_the_login_page(browser, server, people):
+    context = browser.new_context()
+    page = context.new_page()
+    log_in(page, server, "marco@example.org")
+    page.get_by_role("button", name="Esci").click()
+    page.wait_for_url(f"{server.url}/login")
+    page.goto(f"{server.url}/")
+    assert page.get_by_role("link", name="Accedi").first.is_visible()
+    context.close()
+
+
+def test_wrong_password_shows_the_error_beside_the_form(browser, server, people):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Indirizzo email").fill("marco@example.org")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Accedi").click()
+    assert page.get_by_role("alert").inner_text() == "L'indirizzo email o la password non sono corretti."
+    assert page.get_by_label("Indirizzo email").input_value() == "marco@example.org"
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["it", "en"])
+def test_axe_finds_no_violation_on_login_home_and_error_pages(browser, server, people, locale):
+    context = browser.new_context(bypass_csp=True)  # lets the injected axe-core run
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    if locale == "en":
+        page.get_by_role("button", name="English").click()
+        page.wait_for_selector("html[lang=en]")
+    assert_accessible(page)
+    page.get_by_label("Email address" if locale == "en" else "Indirizzo email").fill("marco@example.org")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in" if locale == "en" else "Accedi").click()
+    page.wait_for_selector("[role=alert]")
+    assert_accessible(page)  # the login page with its error
+    page.get_by_label("Password").fill("password-for-tests-only")
+    page.get_by_role("button", name="Log in" if locale == "en" else "Accedi").click()
+    page.wait_for_url(f"{server.url}/")
+    assert_accessible(page)
+    page.goto(f"{server.url}/nessuna-pagina")
+    assert_accessible(page)
+    page.goto(f"{server.url}/accessibilita")
+    assert_accessible(page)
+    context.close()
+
+
+def test_pages_load_without_any_content_security_policy_violation(browser, server, people):
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    log_in(page, server, "marco@example.org")
+    for path in ["/", "/accessibilita", "/nessuna-pagina"]:
+        page.goto(f"{server.url}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{server.url}/")
+    assert page.evaluate("typeof window.htmx") == "object", "htmx loaded"
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Titillium Web"')
+    problems = [p for p in problems if "404" not in p]  # the error page itself answers 404
+    assert problems == [], problems
+    context.close()
