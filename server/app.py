@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from server.config import Settings
 from server.db.session import Database
 from server.domain.accounts import purge_expired
-from server.web import auth, pages
+from server.web import auth, meetings, pages, tables
 from server.web.errors import HANDLERS, refuse
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
@@ -33,6 +33,8 @@ def routes() -> list[BaseRoute]:
     return [
         *pages.ROUTES,
         *auth.ROUTES,
+        *tables.ROUTES,
+        *meetings.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
 

@@ -26,7 +26,7 @@ from server.db import migrations
 from server.db.models import Base
 from server.db.session import Database
 from server.domain.accounts import hash_password
-from tests.support import PASSWORD, Seed, in_transaction
+from tests.support import PASSWORD, Board, Seed, in_transaction
 
 T = TypeVar("T")
 PG_URL = os.environ.get("TAVOLI_TEST_DATABASE_URL", "").strip()
@@ -126,3 +126,8 @@ def seed(client: TestClient, password_hash: str) -> Seed:
     assert client.portal is not None
     portal = client.portal
     return Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
+
+
+@pytest.fixture
+def board(seed: Seed) -> Board:
+    return Board(seed)

@@ -91,3 +91,108 @@ def post_form(client: TestClient, path: str, data: dict[str, Any], *, page: str 
     """POST a form with the CSRF token read from `page`, as a browser without JavaScript would."""
     token = csrf_of(client.get(page).text)
     return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False, **kwargs)
+
+
+class Board:
+    """A table with a person in every role, a meeting with three items, and a second table.
+
+    The second table has its own meeting and item, to try ids that belong elsewhere.
+    """
+
+    def __init__(self, seed: Seed) -> None:
+        from server.domain import agenda, meetings
+
+        self.seed = seed
+        self.cgil = seed.org("CGIL Bologna")
+        self.ascom = seed.org("Confcommercio Ascom Bologna")
+        self.cna = seed.org("CNA Bologna")
+        self.table = seed.table(
+            "commercio-turismo",
+            "Tavolo metropolitano per il commercio e le attività turistiche",
+            purpose="Coordinamento per la **ripartenza** di commercio e turismo.",
+        )
+        self.chair = seed.person(self.table, Role.chair, "chair@example.org", self.ascom)
+        self.secretary = seed.person(self.table, Role.secretary, "secretary@example.org", self.cna)
+        self.member = seed.person(self.table, Role.member, "member@example.org", self.cgil)
+        self.observer = seed.person(self.table, Role.observer, "observer@example.org")
+        self.outsider = seed.user("outsider@example.org", "Olga Esterna")
+        self.admin = seed.user("admin@example.org", "Amministrazione", admin=True)
+        self.other = seed.table("salvaguardia", "Tavolo di salvaguardia")
+        seed.person(self.other, Role.chair, "other.chair@example.org", self.cgil)
+        self.meeting = seed.run(
+            lambda s: meetings.create_meeting(
+                s,
+                self.table,
+                meetings.parse_meeting(
+                    title="Seduta di dicembre", day="2031-12-09", hour="15:00", place="Palazzo Malvezzi", online_url=""
+                ),
+                actor_id=self.chair.id,
+            )
+        )
+        self.items = [
+            seed.run(
+                lambda s, t=title: agenda.add_item(
+                    s,
+                    self.table,
+                    self.meeting.id,
+                    agenda.parse_item(title=t, description="", presenter="", planned_minutes="15"),
+                    actor_id=self.chair.id,
+                )
+            )
+            for title in ("Saldi invernali", "Distretti del commercio", "Varie ed eventuali")
+        ]
+        self.other_meeting = seed.run(
+            lambda s: meetings.create_meeting(
+                s,
+                self.other,
+                meetings.parse_meeting(
+                    title="Crisi aziendale", day="2031-11-20", hour="10:00", place="Via Zamboni 13", online_url=""
+                ),
+                actor_id=None,
+            )
+        )
+        self.other_item = seed.run(
+            lambda s: agenda.add_item(
+                s,
+                self.other,
+                self.other_meeting.id,
+                agenda.parse_item(title="Tavolo con l'azienda", description="", presenter="", planned_minutes=""),
+                actor_id=None,
+            )
+        )
+
+    @property
+    def meeting_url(self) -> str:
+        return f"/tavoli/{self.table.slug}/sedute/{self.meeting.id}"
+
+    def item_url(self, index: int) -> str:
+        return f"{self.meeting_url}/punti/{self.items[index].id}"
+
+    def membership_id(self, user: User) -> int:
+        from sqlalchemy import select
+
+        return self.seed.run(
+            lambda s: s.scalar(
+                select(Membership.id).where(  # type: ignore[no-any-return]
+                    Membership.table_id == self.table.id, Membership.user_id == user.id
+                )
+            )
+        )
+
+    def current(self, model: Any, record_id: int) -> Any:
+        """A fresh copy of a record, as the database has it now."""
+        return self.seed.run(lambda s: s.get(model, record_id, populate_existing=True))
+
+    def events(self, kind: str | None = None) -> list[Any]:
+        from sqlalchemy import select
+
+        from server.db.models import Event
+
+        query = select(Event).where(Event.table_id == self.table.id).order_by(Event.seq)
+        if kind:
+            query = query.where(Event.kind == kind)
+
+        async def read(session: AsyncSession) -> list[Any]:
+            return list((await session.scalars(query)).all())
+
+        return self.seed.run(read)  # type: ignore[no-any-return]

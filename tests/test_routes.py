@@ -1,4 +1,7 @@
-"""Properties of the whole routing table: GET never changes state."""
+"""Properties of the whole routing table: every table route checks access, GET never changes state.
+
+The routes are read from the application itself, so a new route is covered (or fails) on its own.
+"""
 
 import re
 
@@ -7,7 +10,10 @@ from sqlalchemy import select
 from starlette.routing import Route
 
 from server.db.models import Base, Role
-from tests.support import login
+from server.web.access import TableRoute
+from tests.support import csrf_of, login
+
+PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
 def snapshot(seed):
@@ -23,36 +29,96 @@ def snapshot(seed):
     return seed.run(read)
 
 
-def get_routes(app):
-    return [r for r in app.routes if isinstance(r, Route) and "GET" in (r.methods or ())]
+def routes(app, method):
+    return [r for r in app.routes if isinstance(r, Route) and method in (r.methods or ())]
 
 
-@pytest.fixture
-def world(seed):
-    """A table with people in every role, so that every page has something to show."""
-    org = seed.org("CGIL Bologna")
-    table = seed.table("commercio-turismo", public=False)
-    for role in Role:
-        seed.person(table, role, organisation=org)
-    seed.user("staff@example.org", admin=True)
-    return {"slug": table.slug}
+def table_routes(app):
+    return [r for r in app.routes if isinstance(r, Route) and r.path.startswith("/tavoli/")]
 
 
-@pytest.mark.parametrize("who", [None, "chair.commercio-turismo@example.org", "staff@example.org"])
-def test_get_never_changes_stored_state(client, seed, world, who):
+def path_values(board):
+    return {
+        "slug": board.table.slug,
+        "meeting_id": board.meeting.id,
+        "item_id": board.items[0].id,
+        "membership_id": board.membership_id(board.member),
+    }
+
+
+def fill(path, values):
+    unknown = set(PARAM.findall(path)) - values.keys()
+    assert not unknown, f"teach this test a value for {unknown} of {path}"
+    return PARAM.sub(lambda m: str(values[m.group(1)]), path)
+
+
+def test_every_route_under_a_table_is_a_table_route(client):
+    found = table_routes(client.app)
+    assert len(found) >= 15
+    for route in found:
+        assert isinstance(route, TableRoute), f"{route.path} must be a TableRoute so that it checks access"
+        assert route.required_role in (None, *Role)
+        if route.required_role is None and (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}:
+            assert route.admin_only, f"{route.path}: a state-changing route open to the public face"
+
+
+def test_anonymous_visitors_are_sent_to_log_in_or_see_only_the_public_face(client, board):
+    values = path_values(board)
+    for route in table_routes(client.app):
+        path = fill(route.path, values)
+        for method in sorted(route.methods - {"HEAD"}):
+            token = csrf_of(client.get("/").text)
+            response = client.request(method, path, data={"csrf_token": token}, follow_redirects=False)
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"].startswith("/login?next=")
+
+
+def test_a_person_without_a_role_finds_nothing_on_a_private_table(client, board):
+    login(client, "outsider@example.org")
+    values = path_values(board)
+    for route in table_routes(client.app):
+        path = fill(route.path, values)
+        for method in sorted(route.methods - {"HEAD"}):
+            token = csrf_of(client.get("/").text)
+            response = client.request(method, path, data={"csrf_token": token}, follow_redirects=False)
+            assert response.status_code == 404, (method, path)
+
+
+@pytest.mark.parametrize("email", ["member@example.org", "observer@example.org"])
+def test_members_and_observers_cannot_change_anything(client, board, seed, email):
+    login(client, email)
+    before = snapshot(seed)
+    values = path_values(board)
+    for route in table_routes(client.app):
+        if "POST" not in route.methods:
+            continue
+        token = csrf_of(client.get("/").text)
+        response = client.post(
+            fill(route.path, values), data={"csrf_token": token, "version": "1"}, follow_redirects=False
+        )
+        assert response.status_code == 403, route.path
+    assert snapshot(seed) == before
+
+
+def test_table_routes_of_one_table_do_not_reach_another(client, board):
+    login(client, "other.chair@example.org")  # chair of the other table only
+    values = path_values(board)
+    for route in table_routes(client.app):
+        response = client.get(fill(route.path, values), follow_redirects=False) if "GET" in route.methods else None
+        if response is not None:
+            assert response.status_code == 404, route.path
+
+
+@pytest.mark.parametrize("who", [None, "chair@example.org", "observer@example.org", "admin@example.org"])
+def test_get_never_changes_stored_state(client, seed, board, who):
     if who:
         login(client, who)
     before = snapshot(seed)
+    values = path_values(board)
     visited = 0
-    for route in get_routes(client.app):
-        params = set(re.findall(r"\{(\w+)(?::\w+)?\}", route.path))
-        unknown = params - world.keys()
-        assert not unknown, f"teach this test a value for {unknown} of {route.path}"
-        path = route.path
-        for name in params:
-            path = re.sub(r"\{" + name + r"(?::\w+)?\}", str(world[name]), path)
-        response = client.get(path, follow_redirects=False)
-        assert response.status_code < 500, path
+    for route in routes(client.app, "GET"):
+        response = client.get(fill(route.path, values), follow_redirects=False)
+        assert response.status_code < 500, route.path
         visited += 1
-    assert visited >= 4
+    assert visited >= 10
     assert snapshot(seed) == before

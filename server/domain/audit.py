@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from server.db.models import Event, Table
 
@@ -39,3 +40,19 @@ async def record(
     await session.flush()
     session.info.setdefault("events", []).append(event)
     return event
+
+
+async def history(
+    session: AsyncSession, table_id: int, *, limit: int = 50, before_seq: int | None = None
+) -> list[Event]:
+    """The table's events, newest first, with their actors; `before_seq` pages back in time."""
+    query = (
+        select(Event)
+        .options(joinedload(Event.actor))
+        .where(Event.table_id == table_id)
+        .order_by(Event.seq.desc())
+        .limit(limit)
+    )
+    if before_seq is not None:
+        query = query.where(Event.seq < before_seq)
+    return list((await session.scalars(query)).all())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 
 class DomainError(Exception):
     """Base class: the message is already translated for the person who asked."""
@@ -35,3 +37,9 @@ class Stale(DomainError):
     def __init__(self, message: str, current: object = None) -> None:
         super().__init__(message)
         self.current = current
+
+
+def stale(session: AsyncSession, message: str, current: object) -> Stale:
+    """A Stale error carrying `current` detached from the session, so that it survives the rollback."""
+    session.expunge(current)
+    return Stale(message, current)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Organisation, Role, Table, User
 from server.domain import audit
-from server.domain.errors import Duplicate, Invalid, NotFound
+from server.domain.errors import Duplicate, Invalid, NotFound, stale
 from server.i18n import _
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -110,8 +110,14 @@ async def add_member(
     organisation: Organisation | None = None,
     actor_id: int | None = None,
 ) -> Membership:
-    """Give `user` a role on `table`, representing `organisation` there."""
-    if await membership(session, table.id, user.id) is not None:
+    """Give `user` a role on `table`, representing `organisation` there (the same twice is a no-op)."""
+    existing = await membership(session, table.id, user.id)
+    if existing is not None and (existing.role, existing.organisation_id) == (
+        role,
+        organisation.id if organisation else None,
+    ):
+        return existing
+    if existing is not None:
         raise Duplicate(_("{name} already has a role on {table}.").format(name=user.name, table=table.name))
     member = Membership(
         table_id=table.id, user_id=user.id, role=role, organisation_id=organisation.id if organisation else None
@@ -124,6 +130,7 @@ async def add_member(
         actor_id=actor_id,
         table_id=table.id,
         user_id=user.id,
+        name=user.name,
         role=role.value,
         organisation_id=organisation.id if organisation else None,
     )
@@ -192,3 +199,126 @@ async def tables_for(session: AsyncSession, user_id: int | None, *, is_admin: bo
         visible = visible.where(Table.is_public)
     others = [t for t in (await session.scalars(visible)).all() if t.id not in own_ids]
     return TableListing(mine, others)
+
+
+async def get_membership(session: AsyncSession, table: Table, membership_id: int) -> Membership:
+    member = await session.scalar(
+        select(Membership)
+        .options(joinedload(Membership.user))
+        .where(Membership.id == membership_id, Membership.table_id == table.id)
+    )
+    if member is None:
+        raise NotFound(_("This person has no role on this table."))
+    return member
+
+
+async def change_member(
+    session: AsyncSession,
+    table: Table,
+    membership_id: int,
+    role: Role,
+    organisation: Organisation | None,
+    *,
+    version: int,
+    actor_id: int | None,
+) -> Membership:
+    """Change a person's role or organisation on the table (the same change twice is a no-op)."""
+    member = await get_membership(session, table, membership_id)
+    organisation_id = organisation.id if organisation else None
+    if (member.role, member.organisation_id) == (role, organisation_id):
+        return member
+    if member.version != version:
+        raise stale(session, _("Someone else changed this role in the meantime."), member)
+    member.role, member.organisation_id = role, organisation_id
+    await session.flush()
+    await audit.record(
+        session,
+        "member.changed",
+        actor_id=actor_id,
+        table_id=table.id,
+        user_id=member.user_id,
+        name=member.user.name,
+        role=role.value,
+        organisation_id=organisation_id,
+    )
+    return member
+
+
+async def remove_member(session: AsyncSession, table: Table, membership_id: int, *, actor_id: int | None) -> None:
+    """Take a person's role on the table away."""
+    member = await get_membership(session, table, membership_id)
+    await session.delete(member)
+    await session.flush()
+    await audit.record(
+        session,
+        "member.removed",
+        actor_id=actor_id,
+        table_id=table.id,
+        user_id=member.user_id,
+        name=member.user.name,
+        role=member.role.value,
+    )
+
+
+PURPOSE_LIMIT = 5_000
+
+
+async def update_table(
+    session: AsyncSession,
+    table: Table,
+    *,
+    purpose: str,
+    established: str,
+    is_public: bool,
+    version: int,
+    actor_id: int | None,
+) -> Table:
+    """Change the table's description and whether it is public (the same change twice is a no-op)."""
+    purpose, established = purpose.strip(), established.strip()
+    errors = {}
+    if len(purpose) > PURPOSE_LIMIT:
+        errors["purpose"] = _("The description can be at most {n} characters long.").format(n=PURPOSE_LIMIT)
+    if len(established) > 200:
+        errors["established"] = _("This field can be at most {n} characters long.").format(n=200)
+    if errors:
+        raise Invalid(errors)
+    table = await session.get_one(Table, table.id, with_for_update=True)
+    if (table.purpose, table.established, table.is_public) == (purpose, established, is_public):
+        return table
+    if table.version != version:
+        raise stale(session, _("Someone else changed this table in the meantime."), table)
+    table.purpose, table.established, table.is_public = purpose, established, is_public
+    await session.flush()
+    await audit.record(session, "table.updated", actor_id=actor_id, table_id=table.id, is_public=is_public)
+    return table
+
+
+@dataclass(frozen=True)
+class OrganisationSeats:
+    """An organisation and the people who represent it on a table."""
+
+    organisation: Organisation | None
+    members: list[Membership]
+
+
+async def members_of(session: AsyncSession, table_id: int) -> list[OrganisationSeats]:
+    """The table's people grouped by the organisation they represent, chairs and secretaries first."""
+    memberships = (
+        await session.scalars(
+            select(Membership)
+            .options(joinedload(Membership.user), joinedload(Membership.organisation))
+            .where(Membership.table_id == table_id)
+        )
+    ).all()
+    groups: dict[int | None, list[Membership]] = {}
+    for m in memberships:
+        groups.setdefault(m.organisation_id, []).append(m)
+    seats = [
+        OrganisationSeats(members[0].organisation, sorted(members, key=lambda m: (-m.role.rank, m.user.name.lower())))
+        for members in groups.values()
+    ]
+    return sorted(seats, key=lambda s: (s.organisation is None, s.organisation.name.lower() if s.organisation else ""))
+
+
+async def organisations(session: AsyncSession) -> list[Organisation]:
+    return list((await session.scalars(select(Organisation).order_by(Organisation.name))).all())

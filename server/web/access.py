@@ -20,6 +20,7 @@ from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.web.errors import LoginRequired
 from server.web.sessions import Viewer
+from server.web.views import View
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,16 @@ class TableAccess:
     def role(self) -> Role | None:
         return self.membership.role if self.membership else None
 
-    def at_least(self, role: Role) -> bool:
-        return self.role is not None and self.role.rank >= role.rank
+    @property
+    def view(self) -> View:
+        return View(self.role, self.viewer.is_admin)
 
 
-async def authorize(request: Request, slug: str, required: Role | None) -> TableAccess:
-    """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404."""
+async def authorize(request: Request, slug: str, required: Role | None, *, admin: bool = False) -> TableAccess:
+    """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404.
+
+    `admin=True` further restricts the route to administrators (who see every table).
+    """
     viewer: Viewer = request.state.viewer
     database: Database = request.app.state.database
     async with database.read() as session:
@@ -64,7 +69,7 @@ async def authorize(request: Request, slug: str, required: Role | None) -> Table
         raise LoginRequired()
     if decision is Decision.not_found:
         raise HTTPException(404)
-    if decision is Decision.forbidden:
+    if decision is Decision.forbidden or (admin and not viewer.is_admin):
         raise HTTPException(403)
     return TableAccess(table, viewer, member)
 
@@ -75,7 +80,8 @@ TableEndpoint = Callable[[Request, TableAccess], Awaitable[Response]]
 class TableRoute(Route):
     """A route under `/tavoli/{slug}` whose endpoint runs only after `authorize` let the viewer in.
 
-    `role=None` opens the route to anyone who may see the table's public face (public tables).
+    `role=None` opens the route to anyone who may see the table's public face (public tables);
+    `admin=True` keeps it for administrators.
     """
 
     def __init__(
@@ -84,15 +90,17 @@ class TableRoute(Route):
         endpoint: TableEndpoint,
         *,
         role: Role | None,
+        admin: bool = False,
         methods: Sequence[str] = ("GET",),
         name: str | None = None,
     ) -> None:
         if "{slug}" not in path:
             raise ValueError(f"a table route needs {{slug}} in its path: {path}")
         self.required_role = role
+        self.admin_only = admin
 
         async def checked(request: Request) -> Response:
-            access = await authorize(request, request.path_params["slug"], role)
+            access = await authorize(request, request.path_params["slug"], role, admin=admin)
             return await endpoint(request, access)
 
         super().__init__(path, checked, methods=list(methods), name=name or endpoint.__name__)

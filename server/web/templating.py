@@ -12,7 +12,7 @@ from starlette.templating import Jinja2Templates
 from server import i18n
 from server.config import LOCALES
 from server.markdown import render_markdown
-from server.web.labels import role_label
+from server.web import labels
 from server.web.sessions import ANONYMOUS
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -34,7 +34,16 @@ def make_environment() -> jinja2.Environment:
     env.globals["locales"] = LOCALES
     env.globals["locale_name"] = i18n.locale_name
     env.globals["current_locale"] = i18n.current_locale
-    env.globals["role_label"] = role_label
+    env.globals.update(
+        role_label=labels.role_label,
+        status_label=labels.status_label,
+        describe_event=labels.describe_event,
+        actor_name=labels.actor_name,
+        role_options=labels.role_options,
+        status_actions=labels.status_actions,
+        organisation_options=labels.organisation_options,
+        people_options=labels.people_options,
+    )
     return env
 
 

@@ -61,7 +61,7 @@ def test_wrong_password_shows_the_error_beside_the_form(browser, server, people)
     page.get_by_label("Indirizzo email").fill("marco@example.org")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Accedi").click()
-    assert page.get_by_role("alert").inner_text() == "L'indirizzo email o la password non sono corretti."
+    assert page.locator("#login-error").inner_text() == "L'indirizzo email o la password non sono corretti."
     assert page.get_by_label("Indirizzo email").input_value() == "marco@example.org"
     context.close()
 
@@ -78,7 +78,7 @@ def test_axe_finds_no_violation_on_login_home_and_error_pages(browser, server, p
     page.get_by_label("Email address" if locale == "en" else "Indirizzo email").fill("marco@example.org")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in" if locale == "en" else "Accedi").click()
-    page.wait_for_selector("[role=alert]")
+    page.wait_for_selector("#login-error")
     assert_accessible(page)  # the login page with its error
     page.get_by_label("Password").fill("password-for-tests-only")
     page.get_by_role("button", name="Log in" if locale == "en" else "Accedi").click()

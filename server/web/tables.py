@@ -1,0 +1,188 @@
+"""A table's home page, its history, and what administrators change there (members, description)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.db.models import Role
+from server.db.session import Database
+from server.domain import audit, tables
+from server.domain.errors import Duplicate, Invalid, NotFound, Stale
+from server.domain.meetings import meetings_of
+from server.i18n import _
+from server.web.access import TableAccess, TableRoute
+from server.web.forms import is_htmx, number, redirect, render, text
+from server.web.fragments import MEMBERS, TABLE_PAGE, load
+
+HISTORY_PAGE_SIZE = 50
+T = TypeVar("T")
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
+async def table_home(request: Request, access: TableAccess) -> Response:
+    """The table's home; a person without a role on a public table sees only its public face."""
+    view = access.view
+    async with _db(request).read() as session:
+        if view.reads_table:
+            data = await load(session, access.table, TABLE_PAGE)
+        else:
+            data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
+    return render(request, "tables/table.html", {**data, "view": view, "member_form": {}, "settings_form": {}})
+
+
+async def _table_page_with(request: Request, access: TableAccess, status: int, **forms: dict[str, Any]) -> Response:
+    async with _db(request).read() as session:
+        data = await load(session, access.table, TABLE_PAGE)
+    context = {**data, "view": access.view, "member_form": {}, "settings_form": {}, **forms}
+    return render(request, "tables/table.html", context, status)
+
+
+async def _members_answer(request: Request, access: TableAccess, form: dict[str, Any], status: int = 200) -> Response:
+    """The members' fragment for htmx, the whole page (or a redirect) without JavaScript."""
+    if is_htmx(request):
+        async with _db(request).read() as session:
+            data = await MEMBERS.load(session, access.table, None)
+        return render(request, MEMBERS.template, {**data, "view": access.view, "member_form": form}, status)
+    if status >= 400:
+        return await _table_page_with(request, access, status, member_form=form)
+    return redirect(f"/tavoli/{access.table.slug}#members")
+
+
+async def _found(lookup: Awaitable[T], field: str, errors: dict[str, str]) -> T | None:
+    """The record a lookup finds, or None with the reason noted beside `field`."""
+    try:
+        return await lookup
+    except NotFound as exc:
+        errors[field] = str(exc)
+        return None
+
+
+async def add_member(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    typed = {
+        "email": text(form, "email", 254),
+        "role": text(form, "role", 20),
+        "organisation": text(form, "organisation", 20),
+    }
+    try:
+        role = Role(typed["role"])
+    except ValueError:
+        return await _members_answer(request, access, {**typed, "errors": {"role": _("Choose a role.")}}, 422)
+    errors: dict[str, str] = {}
+    async with _db(request).transaction() as session:
+        user = await _found(tables.get_user(session, typed["email"]), "email", errors)
+        organisation = None
+        if typed["organisation"]:
+            organisation = await _found(
+                tables.find_organisation(session, typed["organisation"]), "organisation", errors
+            )
+        if user is not None and not errors:
+            try:
+                await tables.add_member(
+                    session, access.table, user, role, organisation=organisation, actor_id=access.viewer.user_id
+                )
+            except Duplicate as exc:
+                errors["email"] = str(exc)
+    if errors:
+        return await _members_answer(request, access, {**typed, "errors": errors}, 422)
+    return await _members_answer(request, access, {})
+
+
+async def change_member(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    membership_id = int(request.path_params["membership_id"])
+    try:
+        role = Role(text(form, "role", 20))
+    except ValueError:
+        return await _members_answer(request, access, {"errors": {"role": _("Choose a role.")}}, 422)
+    organisation_ref = text(form, "organisation", 20)
+    try:
+        async with _db(request).transaction() as session:
+            organisation = await tables.find_organisation(session, organisation_ref) if organisation_ref else None
+            await tables.change_member(
+                session,
+                access.table,
+                membership_id,
+                role,
+                organisation,
+                version=number(form, "version"),
+                actor_id=access.viewer.user_id,
+            )
+    except Stale as exc:
+        return await _members_answer(request, access, {"errors": {"members": str(exc)}}, 409)
+    return await _members_answer(request, access, {})
+
+
+async def confirm_remove_member(request: Request, access: TableAccess) -> Response:
+    async with _db(request).read() as session:
+        member = await tables.get_membership(session, access.table, int(request.path_params["membership_id"]))
+    return render(request, "tables/remove_member.html", {"table": access.table, "member": member, "view": access.view})
+
+
+async def remove_member(request: Request, access: TableAccess) -> Response:
+    async with _db(request).transaction() as session:
+        await tables.remove_member(
+            session, access.table, int(request.path_params["membership_id"]), actor_id=access.viewer.user_id
+        )
+    return await _members_answer(request, access, {})
+
+
+async def update_settings(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    typed = {
+        "purpose": text(form, "purpose"),
+        "established": text(form, "established", 500),
+        "is_public": form.get("is_public") == "on",
+    }
+    try:
+        async with _db(request).transaction() as session:
+            await tables.update_table(
+                session,
+                access.table,
+                purpose=str(typed["purpose"]),
+                established=str(typed["established"]),
+                is_public=bool(typed["is_public"]),
+                version=number(form, "version"),
+                actor_id=access.viewer.user_id,
+            )
+    except Invalid as exc:
+        return await _table_page_with(request, access, 422, settings_form={**typed, "errors": exc.errors})
+    except Stale as exc:
+        return await _table_page_with(request, access, 409, settings_form={**typed, "errors": {}, "stale": str(exc)})
+    return redirect(f"/tavoli/{access.table.slug}")
+
+
+async def history_page(request: Request, access: TableAccess) -> Response:
+    before = request.query_params.get("prima")
+    before_seq = int(before) if before and before.isdigit() else None
+    async with _db(request).read() as session:
+        events = await audit.history(session, access.table.id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq)
+    older = events[-1].seq if len(events) == HISTORY_PAGE_SIZE else None
+    return render(
+        request, "tables/history.html", {"table": access.table, "events": events, "older": older, "view": access.view}
+    )
+
+
+ROUTES = [
+    TableRoute("/tavoli/{slug}", table_home, role=None),
+    TableRoute("/tavoli/{slug}/cronologia", history_page, role=Role.observer),
+    TableRoute("/tavoli/{slug}/impostazioni", update_settings, role=None, admin=True, methods=["POST"]),
+    TableRoute("/tavoli/{slug}/componenti", add_member, role=None, admin=True, methods=["POST"]),
+    TableRoute("/tavoli/{slug}/componenti/{membership_id:int}", change_member, role=None, admin=True, methods=["POST"]),
+    TableRoute("/tavoli/{slug}/componenti/{membership_id:int}/rimuovi", confirm_remove_member, role=None, admin=True),
+    TableRoute(
+        "/tavoli/{slug}/componenti/{membership_id:int}/rimuovi",
+        remove_member,
+        role=None,
+        admin=True,
+        methods=["POST"],
+        name="remove_member_post",
+    ),
+]
