@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -17,6 +18,7 @@ from server.config import Settings, SettingsError, env_example
 from server.db import migrations
 from server.db.models import Role
 from server.db.session import Database
+from server.demo import DemoReport, load_demo
 from server.domain import accounts, tables
 from server.domain.errors import DomainError
 from server.i18n import _
@@ -64,6 +66,9 @@ def serve(host: str, port: int) -> None:
     """Serve the application with uvicorn."""
     import uvicorn
 
+    if not os.environ.get("TAVOLI_BASE_URL") and host in ("127.0.0.1", "localhost", "::1"):
+        # Local use on another port: the browser's Origin is this address, not the default one.
+        os.environ["TAVOLI_BASE_URL"] = f"http://{host}:{port}"
     _settings()
     uvicorn.run(
         "server.app:create_app",
@@ -83,6 +88,38 @@ def migrate() -> None:
     settings = _settings()
     migrations.upgrade(settings.database_url)
     click.echo(_("Database up to date."))
+
+
+@cli.command()
+def demo() -> None:
+    """Fill the database with the four demo tables (idempotent) and print the logins."""
+    settings = _settings()
+
+    async def go() -> DemoReport:
+        database = Database(settings.database_url)
+        try:
+            return await load_demo(database, settings.demo_password)
+        finally:
+            await database.dispose()
+
+    try:
+        report = asyncio.run(go())
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if report.created_tables:
+        click.echo(_("Demo tables created: {tables}.").format(tables=", ".join(report.created_tables)))
+    if report.kept_tables:
+        click.echo(
+            _("Demo tables already there, left as they are: {tables}.").format(tables=", ".join(report.kept_tables))
+        )
+    click.echo("")
+    click.echo(_("Demo logins (password: {password}):").format(password=settings.demo_password))
+    click.echo("  " + _("Administrator") + ": " + report.admin)
+    for slug, logins in report.logins.items():
+        click.echo(f"  {slug}")
+        for role, address in logins.items():
+            click.echo(f"    {role_label(role):<14} {address}")
+    click.echo("")
 
 
 @cli.group()

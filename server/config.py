@@ -77,6 +77,11 @@ class Settings:
         1_048_576,
         "Largest request body accepted, in bytes; larger requests get 413.",
     )
+    demo_password: str = _setting(
+        "TAVOLI_DEMO_PASSWORD",
+        "tavoli-demo-bologna",
+        "Password of every account that `tavoli demo` creates (at least 12 characters).",
+    )
     log_level: str = _setting(
         "TAVOLI_LOG_LEVEL",
         "INFO",

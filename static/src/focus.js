@@ -8,7 +8,7 @@ export function keepFocusInItems(root) {
     const item = event.target.closest ? event.target.closest("[data-item]") : null;
     lastItem = item ? item.dataset.item : null;
   });
-  root.addEventListener("htmx:afterSettle", () => {
+  root.addEventListener("htmx:afterSwap", () => {
     if (!lastItem || (document.activeElement && document.activeElement !== document.body)) return;
     const item = document.querySelector(`[data-item="${CSS.escape(lastItem)}"]`);
     const control = item && item.querySelector("button:not([disabled]), a[href]");
