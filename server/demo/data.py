@@ -199,6 +199,10 @@ TABLES = [
                     ),
                     Item("Varie ed eventuali", minutes=10),
                 ],
+                present={"cm": "Giulia Marchetti, Paolo Ferri", "ascom": "Luca Cavina",
+                         "confesercenti": "Sara Monti", "cna": "Andrea Poggi", "confartigianato": "Roberta Selva",
+                         "cgil": "Marco Zanotti", "cisl": "Francesca Gamberini", "uil": "Davide Tugnoli",
+                         "unione-reno-galliera": "Irene Stagni"},
             ),
             DemoMeeting(
                 title="Programma di lavoro 2027",
