@@ -17,7 +17,9 @@ from starlette.staticfiles import StaticFiles
 from server.config import Settings
 from server.db.session import Database
 from server.domain.accounts import purge_expired
-from server.web import auth, meetings, pages, tables
+from server.live.brokers import make_broker
+from server.live.hub import Hub
+from server.web import auth, live, meetings, pages, tables
 from server.web.errors import HANDLERS, refuse
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
@@ -25,6 +27,8 @@ from server.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 PURGE_INTERVAL_SECONDS = 3600
+# A table socket only ever receives keepalives: anything bigger than this is not one (1009).
+TABLE_SOCKET_MESSAGE_LIMIT = 1024
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ def routes() -> list[BaseRoute]:
         *auth.ROUTES,
         *tables.ROUTES,
         *meetings.ROUTES,
+        *live.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
 
@@ -47,6 +52,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = Database(settings.database_url, echo=settings.db_echo)
         app.state.database = database
+        hub = Hub(
+            database,
+            app.state.templates.env,
+            make_broker(settings.broker_url),
+            message_limit=min(settings.ws_max_bytes, TABLE_SOCKET_MESSAGE_LIMIT),
+        )
+        await hub.start()
+        app.state.hub = hub
         purger = asyncio.create_task(_purge_periodically(database, settings))
         try:
             yield
@@ -54,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await hub.stop()
             await database.dispose()
 
     app = Starlette(

@@ -62,23 +62,39 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port.")
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes; more than one needs a shared broker (Redis or PostgreSQL).",
+)
+def serve(host: str, port: int, workers: int) -> None:
     """Serve the application with uvicorn."""
     import uvicorn
 
     if not os.environ.get("TAVOLI_BASE_URL") and host in ("127.0.0.1", "localhost", "::1"):
         # Local use on another port: the browser's Origin is this address, not the default one.
         os.environ["TAVOLI_BASE_URL"] = f"http://{host}:{port}"
-    _settings()
+    settings = _settings()
+    if workers > 1 and settings.broker_url.startswith("memory:"):
+        raise click.ClickException(
+            "Several workers need a broker they share: set TAVOLI_BROKER_URL to redis://… or postgresql://… "
+            "(with memory:// each worker would only see its own changes)."
+        )
     uvicorn.run(
         "server.app:create_app",
         factory=True,
         host=host,
         port=port,
+        workers=workers,
         ws="websockets-sansio",
-        ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_bytes,
+        ws_per_message_deflate=False,  # ~45 KiB per connection, and an invitation to decompression bombs
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
         proxy_headers=True,
-        log_level="info",
+        log_level=settings.log_level.lower(),
     )
 
 

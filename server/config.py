@@ -72,6 +72,17 @@ class Settings:
         15,
         "Window, in minutes, over which failed logins are counted.",
     )
+    broker_url: str = _setting(
+        "TAVOLI_BROKER_URL",
+        "memory://",
+        "Where the instances tell each other about changes: memory:// (one process, no service), "
+        "redis://host:6379/0 or postgresql://user@host:5432/db (LISTEN/NOTIFY).",
+    )
+    ws_max_bytes: int = _setting(
+        "TAVOLI_WS_MAX_BYTES",
+        65_536,
+        "Largest websocket message accepted from a browser; larger ones close the socket (1009).",
+    )
     max_body_bytes: int = _setting(
         "TAVOLI_MAX_BODY_BYTES",
         1_048_576,
@@ -123,7 +134,21 @@ class Settings:
                 raise SettingsError("TAVOLI_SECRET_KEY must be at least 32 characters long.")
         if self.default_locale not in LOCALES:
             raise SettingsError(f"TAVOLI_DEFAULT_LOCALE must be one of {', '.join(LOCALES)}.")
-        for name in ("session_hours", "login_failures_per_address", "login_window_minutes", "max_body_bytes"):
+        if urlsplit(self.broker_url).scheme.split("+")[0] not in (
+            "memory",
+            "redis",
+            "rediss",
+            "postgresql",
+            "postgres",
+        ):
+            raise SettingsError("TAVOLI_BROKER_URL must start with memory://, redis:// or postgresql://.")
+        for name in (
+            "session_hours",
+            "login_failures_per_address",
+            "login_window_minutes",
+            "max_body_bytes",
+            "ws_max_bytes",
+        ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number.")
 

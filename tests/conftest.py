@@ -26,6 +26,7 @@ from server.db import migrations
 from server.db.models import Base
 from server.db.session import Database
 from server.domain.accounts import hash_password
+from tests.live_support import ThreadedServer
 from tests.support import PASSWORD, Board, Seed, in_transaction
 
 T = TypeVar("T")
@@ -131,3 +132,25 @@ def seed(client: TestClient, password_hash: str) -> Seed:
 @pytest.fixture
 def board(seed: Seed) -> Board:
     return Board(seed)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[ThreadedServer]:
+    """The app on a real uvicorn, on a free port; its base URL is the one browsers will use."""
+    from tests.live_support import free_port
+
+    port = free_port()
+    local = Settings(**{**settings.__dict__, "base_url": f"http://127.0.0.1:{port}"})
+    server = ThreadedServer(create_app(local), port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_seed(live_server: ThreadedServer, password_hash: str) -> Seed:
+    return live_server.seed(password_hash)
+
+
+@pytest.fixture
+def live_board(live_seed: Seed) -> Board:
+    return Board(live_seed)

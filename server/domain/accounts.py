@@ -182,6 +182,15 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return int(remaining) + 1 if remaining > 0 else 0
 
 
+def session_key(token: str) -> str:
+    """The id of a session's row: the SHA-256 of its token (also how the hub names a session)."""
+    return _session_id(token)
+
+
+async def session_expiry(session: AsyncSession, token: str) -> datetime | None:
+    return await session.scalar(select(UserSession.expires_at).where(UserSession.id == _session_id(token)))
+
+
 def _session_id(token: str) -> str:
     """Only the token's hash is stored: a copy of the database does not hand out live sessions."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -117,6 +117,8 @@ async def logout(request: Request) -> Response:
     if token:
         async with database.transaction() as session:
             await accounts.end_session(session, token)
+        # Close this session's open table pages, on every instance.
+        await request.app.state.hub.revoke(accounts.session_key(token))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(cookies.session, path="/", secure=cookies.secure, httponly=True, samesite="lax")
     return response

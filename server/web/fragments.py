@@ -48,6 +48,10 @@ async def people_of(session: AsyncSession, table_id: int) -> list[tuple[User, st
     return sorted(people, key=lambda p: p[0].name.lower())
 
 
+async def _about(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+    return {"table": table}
+
+
 async def _members(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
     return {"table": table, "seats": await members_of(session, table.id), "organisations": await organisations(session)}
 
@@ -81,6 +85,7 @@ async def _attendance(session: AsyncSession, table: Table, meeting_id: int | Non
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
 
+ABOUT = Fragment("about", "tables/_about.html", _about)
 MEMBERS = Fragment("members", "tables/_members.html", _members)
 MEETINGS = Fragment("meetings", "tables/_meetings.html", _meetings)
 RECENT = Fragment("recent-history", "tables/_recent.html", _recent)
@@ -88,7 +93,7 @@ DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, per_me
 AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, per_meeting=True)
 ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, per_meeting=True)
 
-TABLE_PAGE = (MEETINGS, MEMBERS, RECENT)
+TABLE_PAGE = (ABOUT, MEETINGS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
 
 

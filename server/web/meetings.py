@@ -20,6 +20,7 @@ from server.i18n import TIMEZONE, _
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
 from server.web.fragments import AGENDA, ATTENDANCE, MEETING_PAGE, load, people_of
+from server.web.live import present_on
 
 
 def _db(request: Request) -> Database:
@@ -43,6 +44,7 @@ async def _meeting_page(
     async with _db(request).read() as session:
         data = await load(session, access.table, MEETING_PAGE, meeting_id)
         people = await people_of(session, access.table.id)
+        data["present"] = await present_on(request, session, access.table)
     context = {
         "view": access.view,
         "people": people,

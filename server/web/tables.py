@@ -17,6 +17,7 @@ from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, redirect, render, text
 from server.web.fragments import MEMBERS, TABLE_PAGE, load
+from server.web.live import present_on
 
 HISTORY_PAGE_SIZE = 50
 T = TypeVar("T")
@@ -32,6 +33,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
     async with _db(request).read() as session:
         if view.reads_table:
             data = await load(session, access.table, TABLE_PAGE)
+            data["present"] = await present_on(request, session, access.table)
         else:
             data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
     return render(request, "tables/table.html", {**data, "view": view, "member_form": {}, "settings_form": {}})
@@ -40,6 +42,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
 async def _table_page_with(request: Request, access: TableAccess, status: int, **forms: dict[str, Any]) -> Response:
     async with _db(request).read() as session:
         data = await load(session, access.table, TABLE_PAGE)
+        data["present"] = await present_on(request, session, access.table)
     context = {**data, "view": access.view, "member_form": {}, "settings_form": {}, **forms}
     return render(request, "tables/table.html", context, status)
 

@@ -1,8 +1,13 @@
-// Tavoli's one script: htmx (configured by <meta name="htmx-config"> in base.html) and our code.
+// Tavoli's one script: htmx (configured by <meta name="htmx-config"> in base.html), its
+// websocket extension, and our own small modules.
 import htmx from "htmx.org";
+import "htmx-ext-ws";
 import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
+import { followLiveConnection, keepWorkInProgress } from "./live.js";
 
 window.htmx = htmx;
 keepFocusInItems(document);
 reportFailures(document);
+followLiveConnection(document);
+keepWorkInProgress(document);

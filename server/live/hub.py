@@ -1,0 +1,417 @@
+"""The hub: after a change commits, every open page of its table shows it (DESIGN §4.2).
+
+The path of one change: the endpoint's transaction commits; the database hands its events to
+`Hub.committed`, which publishes a small `Changed` note on the broker; every instance's hub
+receives it, reads the affected fragments' data from the database once, renders each fragment
+once per group of connections that see the same thing (page, role view, locale), and appends
+the frame to each connection's bounded queue. Notes of one table are handled one at a time, and
+those that arrive while one is being handled are merged: fragments are rendered from the current
+state, so a late or repeated note can only repeat the latest state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from markupsafe import escape
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from server import i18n
+from server.db.models import Event, Membership, Table, User, UserSession
+from server.db.session import Database
+from server.db.types import utcnow
+from server.live import wire
+from server.live.brokers import Broker
+from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Page
+from server.live.presence import HEARTBEAT, Presence
+from server.web import fragments as f
+from server.web.labels import actor_name, describe_event
+from server.web.views import View
+
+log = logging.getLogger(__name__)
+
+SESSION_SWEEP_SECONDS = 30.0
+PRESENCE_TEMPLATE = "tables/_presence.html"
+
+# What each kind of change touches. Per-meeting fragments follow the note's meeting, or every
+# meeting page open on the table when the note names none (a membership change).
+AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
+    "agenda.": (f.AGENDA, f.MEETINGS, f.RECENT),
+    "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT),
+    "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
+    "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE),
+    "table.": (f.ABOUT, f.RECENT),
+}
+
+
+def page_fragments(page: Page) -> tuple[f.Fragment, ...]:
+    return f.MEETING_PAGE if page.meeting_id is not None else f.TABLE_PAGE
+
+
+def affected(kind: str) -> tuple[f.Fragment, ...]:
+    return next((found for prefix, found in AFFECTED.items() if kind.startswith(prefix)), (f.RECENT,))
+
+
+@dataclass
+class _Pending:
+    """What is still to push for one table."""
+
+    fragments: set[tuple[f.Fragment, int | None]] = field(default_factory=set)  # meeting None: every page
+    notes: list[wire.Changed] = field(default_factory=list)
+    presence: bool = False
+
+
+class Hub:
+    def __init__(
+        self,
+        database: Database,
+        env: jinja2.Environment,
+        broker: Broker,
+        *,
+        message_limit: int,
+        instance: str | None = None,
+    ) -> None:
+        self.database = database
+        self.env = env
+        self.broker = broker
+        self.message_limit = message_limit
+        self.instance = instance or uuid.uuid4().hex[:12]
+        self.presence = Presence(self.instance)
+        self.connections: dict[int, set[Connection]] = {}
+        self.renders: Counter[str] = Counter()  # fragment id -> renders, so tests can count them
+        self._pending: dict[int, _Pending] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._timers: dict[Connection, asyncio.TimerHandle] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.broker.start(self._received, self._resync)
+        self.database.on_commit(self.committed)
+        self._tasks = [
+            asyncio.create_task(self._beat(), name="presence-heartbeat"),
+            asyncio.create_task(self._sweep_sessions(), name="session-sweep"),
+        ]
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):  # the broker may be gone already
+            await self.broker.publish(wire.encode(wire.Present(self.instance, {}, full=True)))
+        for task in [*self._tasks, *self._workers.values()]:
+            task.cancel()
+        for connection in self.all_connections():
+            connection.close(RECONNECT)  # clients come back to another instance, or to this one restarted
+        await self.broker.close()
+
+    def all_connections(self) -> list[Connection]:
+        return [c for group in self.connections.values() for c in group]
+
+    # --- changes ------------------------------------------------------------------------------
+
+    async def committed(self, events: list[Event]) -> None:
+        """Called after a write transaction commits: announce its table events to every instance."""
+        for event in events:
+            if event.table_id is None or event.seq is None:
+                continue
+            payload = event.payload
+            user = payload.get("user_id") if event.kind.startswith("member.") else None
+            note = wire.Changed(event.table_id, event.seq, event.kind, payload.get("meeting_id"), user, event.actor_id)
+            try:
+                await self.broker.publish(wire.encode(note))
+            except Exception:  # the change is committed; pages catch up at the next one or on reconnect
+                log.exception("could not publish a live change of table %s", event.table_id)
+
+    async def revoke(self, session_id: str) -> None:
+        """A session ended (logout): close its sockets on every instance."""
+        await self.broker.publish(wire.encode(wire.Revoke(session_id)))
+
+    async def _received(self, message: bytes) -> None:
+        note = wire.decode(message)
+        if isinstance(note, wire.Changed):
+            self._membership_changed(note)
+            self._schedule(note.table_id, [(fragment, note.meeting_id) for fragment in affected(note.kind)], note)
+        elif isinstance(note, wire.Present):
+            for table_id in self.presence.apply(note.instance, note.tables, full=note.full):
+                self._schedule(table_id, [], presence=True)
+        else:
+            for connection in self.all_connections():
+                if connection.session_id == note.session:
+                    connection.close(note.code)
+
+    def _membership_changed(self, note: wire.Changed) -> None:
+        """A person who lost their role leaves; one whose role changed reconnects to see the new view."""
+        if note.user_id is None:
+            return
+        code = NO_ACCESS if note.kind == "member.removed" else RECONNECT
+        for connection in list(self.connections.get(note.table_id, ())):
+            if connection.user_id == note.user_id:
+                connection.close(code)
+
+    async def _resync(self) -> None:
+        """After a broker outage: send every page its current state, whatever was missed."""
+        for table_id, connections in list(self.connections.items()):
+            pages = {c.page for c in connections}
+            wanted = [(fragment, page.meeting_id) for page in pages for fragment in page_fragments(page)]
+            self._schedule(table_id, wanted, presence=True)
+
+    def _schedule(
+        self,
+        table_id: int,
+        wanted: Iterable[tuple[f.Fragment, int | None]],
+        note: wire.Changed | None = None,
+        *,
+        presence: bool = False,
+    ) -> None:
+        if not self.connections.get(table_id):
+            return
+        pending = self._pending.setdefault(table_id, _Pending())
+        pending.fragments.update(wanted)
+        pending.presence |= presence
+        if note is not None:
+            pending.notes.append(note)
+        if table_id not in self._workers:
+            self._workers[table_id] = asyncio.create_task(self._work(table_id), name=f"hub-table-{table_id}")
+
+    async def _work(self, table_id: int) -> None:
+        try:
+            while table_id in self._pending:
+                pending = self._pending.pop(table_id)
+                try:
+                    await self._push(table_id, pending)
+                except Exception:  # a failed push must not stop the next ones
+                    log.exception("live push to table %s failed", table_id)
+        finally:
+            self._workers.pop(table_id, None)
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    async def _push(self, table_id: int, pending: _Pending) -> None:
+        connections = [c for c in self.connections.get(table_id, ()) if c.close_code is None]
+        if not connections:
+            return
+        needs = {c.page: self._needed(c.page, pending) for c in connections}
+        async with self.database.read() as session:
+            table = await session.get(Table, table_id)
+            if table is None:
+                return
+            data = await self._load(session, table, {item for items in needs.values() for item in items})
+            people = await presence_people(session, table, self.presence.users(table_id)) if pending.presence else None
+            announced = await self._announcements(session, table_id, pending.notes)
+        actors = {n.actor_id for n in pending.notes}
+        frames: dict[tuple[Any, ...], str] = {}
+        memo: dict[tuple[Any, ...], str] = {}
+        for connection in connections:
+            page, view, locale = connection.group
+            quiet = connection.user_id in actors  # one's own change needs no announcement
+            key = (page, view, locale, quiet)
+            if key not in frames:
+                parts = [
+                    self._render_once(memo, fragment, meeting_id, data[(fragment.id, meeting_id)], view, locale)
+                    for fragment, meeting_id in needs[page]
+                ]
+                if people is not None:
+                    parts.append(self._render_presence(memo, people, locale))
+                if announced and not quiet:
+                    parts.append(_announcer(announced.get(locale, "")))
+                frames[key] = "".join(parts)
+            if frames[key]:
+                connection.push(frames[key])
+
+    def _needed(self, page: Page, pending: _Pending) -> list[tuple[f.Fragment, int | None]]:
+        shown = page_fragments(page)
+        found = []
+        for fragment, meeting_id in pending.fragments:
+            if fragment not in shown:
+                continue
+            if fragment.per_meeting:
+                if meeting_id is None or meeting_id == page.meeting_id:
+                    found.append((fragment, page.meeting_id))
+            else:
+                found.append((fragment, None))
+        return sorted(set(found), key=lambda item: shown.index(item[0]))
+
+    async def _load(
+        self, session: AsyncSession, table: Table, wanted: set[tuple[f.Fragment, int | None]]
+    ) -> dict[tuple[str, int | None], dict[str, Any]]:
+        loaded = {}
+        for fragment, meeting_id in wanted:
+            loaded[(fragment.id, meeting_id)] = await fragment.load(session, table, meeting_id)
+        return loaded
+
+    def _render_once(
+        self,
+        memo: dict[tuple[Any, ...], str],
+        fragment: f.Fragment,
+        meeting_id: int | None,
+        data: dict[str, Any],
+        view: View,
+        locale: str,
+    ) -> str:
+        key = (fragment.id, meeting_id, view, locale)
+        if key not in memo:
+            memo[key] = self.render(fragment.template, data, view, locale)
+            self.renders[fragment.id] += 1
+        return memo[key]
+
+    def _render_presence(
+        self, memo: dict[tuple[Any, ...], str], people: list[tuple[str, str | None]], locale: str
+    ) -> str:
+        key = ("presence", locale)
+        if key not in memo:
+            memo[key] = self.render(PRESENCE_TEMPLATE, {"present": people}, View(None), locale)
+            self.renders["presence"] += 1
+        return memo[key]
+
+    def render(self, template: str, data: dict[str, Any], view: View, locale: str) -> str:
+        """A fragment as pushed: rendered for a view and a locale, with nothing personal in it."""
+        with i18n.use_locale(locale):
+            return self.env.get_template(template).render({**data, "view": view, "oob": True, "csrf_token": ""})
+
+    async def _announcements(self, session: AsyncSession, table_id: int, notes: list[wire.Changed]) -> dict[str, str]:
+        """What happened, per locale, for the polite live region ("Anna Bianchi moved «…»")."""
+        if not notes:
+            return {}
+        events = (
+            await session.scalars(
+                select(Event)
+                .options(joinedload(Event.actor))
+                .where(Event.table_id == table_id, Event.seq.in_([n.seq for n in notes]))
+                .order_by(Event.seq)
+            )
+        ).all()
+        sentences: dict[str, str] = {}
+        for locale in {c.locale for c in self.connections.get(table_id, ())}:
+            with i18n.use_locale(locale):
+                sentences[locale] = " ".join(f"{actor_name(e)} {describe_event(e)}." for e in events)
+        return sentences
+
+    # --- connections --------------------------------------------------------------------------
+
+    async def open(self, connection: Connection) -> None:
+        """Register a connection and queue the current state of its page before anything else."""
+        self.connections.setdefault(connection.table_id, set()).add(connection)
+        delay = (connection.expires_at - utcnow()).total_seconds()
+        self._timers[connection] = asyncio.get_running_loop().call_later(max(delay, 0), connection.close, SESSION_ENDED)
+        if self.presence.join(connection.table_id, connection.user_id):
+            await self._tell_presence(connection.table_id)
+        async with self.database.read() as session:
+            table = await session.get_one(Table, connection.table_id)
+            shown = [
+                (fragment, connection.page.meeting_id if fragment.per_meeting else None)
+                for fragment in page_fragments(connection.page)
+            ]
+            data = await self._load(session, table, set(shown))
+            people = await presence_people(session, table, self.presence.users(table.id))
+        memo: dict[tuple[Any, ...], str] = {}
+        parts = [
+            self._render_once(
+                memo, fragment, meeting_id, data[(fragment.id, meeting_id)], connection.view, connection.locale
+            )
+            for fragment, meeting_id in shown
+        ]
+        parts.append(self._render_presence(memo, people, connection.locale))
+        connection.push("".join(parts), first=True)
+
+    async def serve(self, connection: Connection) -> None:
+        try:
+            await connection.run(self.message_limit)
+        finally:
+            await self._forget(connection)
+
+    async def _forget(self, connection: Connection) -> None:
+        group = self.connections.get(connection.table_id)
+        if group is not None:
+            group.discard(connection)
+            if not group:
+                del self.connections[connection.table_id]
+        timer = self._timers.pop(connection, None)
+        if timer is not None:
+            timer.cancel()
+        if self.presence.leave(connection.table_id, connection.user_id):
+            await self._tell_presence(connection.table_id)
+
+    async def _tell_presence(self, table_id: int) -> None:
+        self._schedule(table_id, [], presence=True)
+        try:
+            await self.broker.publish(
+                wire.encode(wire.Present(self.instance, {table_id: self.presence.local(table_id)}))
+            )
+        except Exception:
+            log.exception("could not publish presence")
+
+    async def _beat(self) -> None:
+        """Tell the other instances who is here, and forget the instances that went silent."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                note = wire.Present(self.instance, self.presence.local_tables(), full=True)
+                await self.broker.publish(wire.encode(note))
+            except Exception:
+                log.exception("could not publish the presence heartbeat")
+            for table_id in self.presence.expire():
+                self._schedule(table_id, [], presence=True)
+
+    async def _sweep_sessions(self) -> None:
+        """Close sockets whose session is gone however it went (expired, deleted, account disabled)."""
+        while True:
+            await asyncio.sleep(SESSION_SWEEP_SECONDS)
+            connections = self.all_connections()
+            if not connections:
+                continue
+            try:
+                async with self.database.read() as session:
+                    alive = set(
+                        (
+                            await session.scalars(
+                                select(UserSession.id)
+                                .join(User, User.id == UserSession.user_id)
+                                .where(
+                                    UserSession.id.in_({c.session_id for c in connections}),
+                                    UserSession.expires_at > utcnow(),
+                                    User.is_active,
+                                )
+                            )
+                        ).all()
+                    )
+            except Exception:
+                log.exception("could not check the sessions of open sockets")
+                continue
+            for connection in connections:
+                if connection.session_id not in alive:
+                    connection.close(SESSION_ENDED)
+
+
+def _announcer(text: str) -> str:
+    return f'<div id="announcer" hx-swap-oob="innerHTML">{escape(text)}</div>' if text else ""
+
+
+async def presence_people(session: AsyncSession, table: Table, user_ids: set[int]) -> list[tuple[str, str | None]]:
+    """The people on the table now, by name, with the organisation they represent there (or their own)."""
+    if not user_ids:
+        return []
+    users = (
+        await session.scalars(select(User).options(joinedload(User.organisation)).where(User.id.in_(user_ids)))
+    ).all()
+    rows = (
+        await session.execute(
+            select(Membership.user_id, Membership)
+            .options(joinedload(Membership.organisation))
+            .where(Membership.table_id == table.id, Membership.user_id.in_(user_ids))
+        )
+    ).all()
+    represents = {user_id: m.organisation for user_id, m in rows}
+    people = []
+    for user in users:
+        organisation = represents.get(user.id) or user.organisation
+        people.append((user.name, organisation.name if organisation else None))
+    return sorted(people, key=lambda p: p[0].lower())

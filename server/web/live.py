@@ -1,0 +1,108 @@
+"""The table socket: `/ws/tavoli/{slug}` (the home) or `/ws/tavoli/{slug}?seduta=ID` (a meeting).
+
+Access is checked before `accept()` (DESIGN §4.2): a foreign Origin is refused at the handshake
+(HTTP 403). A same-origin upgrade without a valid session or without a role on the table is
+accepted and closed at once with 4401 / 4403 (4404 for a meeting of another table), having sent
+nothing: a browser sees a refused handshake as 1006, which htmx would retry forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from server import i18n
+from server.config import Settings
+from server.db.models import Meeting, Membership, Role, Table
+from server.db.session import Database
+from server.domain.access import Decision, decide
+from server.domain.accounts import session_expiry, session_key
+from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection, Page
+from server.live.hub import Hub, presence_people
+from server.web.sessions import Viewer
+from server.web.views import View
+
+
+async def present_on(request: Request, session: AsyncSession, table: Table) -> list[tuple[str, str | None]]:
+    """Who is on the table's pages now, for a page being rendered."""
+    hub: Hub = request.app.state.hub
+    return await presence_people(session, table, hub.presence.users(table.id))
+
+
+@dataclass(frozen=True)
+class _Admission:
+    table: Table
+    role: Role | None
+    page: Page
+    expires_at: datetime
+
+
+async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Admission | int:
+    """The table and page this socket may follow, or the close code that refuses it."""
+    if viewer.user_id is None or token is None:
+        return SESSION_ENDED
+    database: Database = websocket.app.state.database
+    meeting_param = websocket.query_params.get("seduta")
+    async with database.read() as session:
+        expires_at = await session_expiry(session, token)
+        table = await session.scalar(select(Table).where(Table.slug == websocket.path_params["slug"]))
+        if expires_at is None:
+            return SESSION_ENDED
+        if table is None:
+            return NO_ACCESS
+        role = await session.scalar(
+            select(Membership.role).where(Membership.table_id == table.id, Membership.user_id == viewer.user_id)
+        )
+        decision = decide(
+            required=Role.observer, role=role, is_public=table.is_public, authenticated=True, is_admin=viewer.is_admin
+        )
+        if decision is not Decision.allow:
+            return NO_ACCESS
+        meeting_id = None
+        if meeting_param is not None:
+            meeting_id = int(meeting_param) if meeting_param.isdigit() else -1
+            found = await session.scalar(
+                select(Meeting.id).where(Meeting.id == meeting_id, Meeting.table_id == table.id)
+            )
+            if found is None:
+                return NOT_FOUND
+    return _Admission(table, role, Page(meeting_id), expires_at)
+
+
+async def table_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    if websocket.headers.get("origin", "").lower() != settings.origin:
+        await websocket.close(POLICY)  # before accept(): the handshake is refused with HTTP 403
+        return
+    state = websocket.scope.get("state", {})
+    viewer: Viewer = state["viewer"]
+    token: str | None = state.get("session_token")
+    admission = await _admit(websocket, viewer, token)
+    await websocket.accept()
+    if isinstance(admission, int):
+        await websocket.close(admission)
+        return
+    assert viewer.user_id is not None
+    assert token is not None
+    hub: Hub = websocket.app.state.hub
+    connection = Connection(
+        websocket=websocket,
+        table_id=admission.table.id,
+        user_id=viewer.user_id,
+        session_id=session_key(token),
+        view=View(admission.role, viewer.is_admin),
+        locale=i18n.current_locale(),
+        page=admission.page,
+        expires_at=admission.expires_at,
+    )
+    await hub.open(connection)
+    await hub.serve(connection)
+
+
+ROUTES = [WebSocketRoute("/ws/tavoli/{slug}", table_socket, name="table_socket")]
