@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,19 +83,21 @@ def serve(host: str, port: int, workers: int) -> None:
             "(with memory:// each worker would only see its own changes)."
         )
     uvicorn.run(
-        "server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_bytes,
-        ws_per_message_deflate=False,  # ~45 KiB per connection, and an invitation to decompression bombs
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
+        "server.app:create_app", factory=True, host=host, port=port, workers=workers, **server_options(settings)
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves Tavoli (`tavoli serve`, and the benchmarks, which measure the same server)."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.ws_max_bytes,
+        "ws_per_message_deflate": False,  # ~45 KiB per connection, and an invitation to decompression bombs
+        "ws_ping_interval": 20,
+        "ws_ping_timeout": 20,
+        "proxy_headers": True,
+        "log_level": settings.log_level.lower(),
+    }
 
 
 @cli.command()

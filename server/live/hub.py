@@ -32,7 +32,7 @@ from server.db.session import Database
 from server.db.types import utcnow
 from server.live import wire
 from server.live.brokers import Broker
-from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Page
+from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame, Page
 from server.live.presence import HEARTBEAT, Presence
 from server.web import fragments as f
 from server.web.labels import actor_name, describe_event
@@ -208,7 +208,7 @@ class Hub:
             people = await presence_people(session, table, self.presence.users(table_id)) if pending.presence else None
             announced = await self._announcements(session, table_id, pending.notes)
         actors = {n.actor_id for n in pending.notes}
-        frames: dict[tuple[Any, ...], str] = {}
+        frames: dict[tuple[Any, ...], Frame] = {}
         memo: dict[tuple[Any, ...], str] = {}
         for connection in connections:
             page, view, locale = connection.group
@@ -223,8 +223,8 @@ class Hub:
                     parts.append(self._render_presence(memo, people, locale))
                 if announced and not quiet:
                     parts.append(_announcer(announced.get(locale, "")))
-                frames[key] = "".join(parts)
-            if frames[key]:
+                frames[key] = Frame("".join(parts))
+            if frames[key].text:
                 connection.push(frames[key])
 
     def _needed(self, page: Page, pending: _Pending) -> list[tuple[f.Fragment, int | None]]:
@@ -324,7 +324,7 @@ class Hub:
 
     async def serve(self, connection: Connection) -> None:
         try:
-            await connection.run(self.message_limit)
+            await connection.serve(self.message_limit)
         finally:
             await self._forget(connection)
 

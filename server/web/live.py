@@ -24,6 +24,7 @@ from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection, Page
+from server.live.direct import DirectWriter
 from server.live.hub import Hub, presence_people
 from server.web.sessions import Viewer
 from server.web.views import View
@@ -37,7 +38,7 @@ async def present_on(request: Request, session: AsyncSession, table: Table) -> l
 
 @dataclass(frozen=True)
 class _Admission:
-    table: Table
+    table_id: int
     role: Role | None
     page: Page
     expires_at: datetime
@@ -72,7 +73,7 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
             )
             if found is None:
                 return NOT_FOUND
-    return _Admission(table, role, Page(meeting_id), expires_at)
+    return _Admission(table.id, role, Page(meeting_id), expires_at)
 
 
 async def table_socket(websocket: WebSocket) -> None:
@@ -93,13 +94,14 @@ async def table_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     connection = Connection(
         websocket=websocket,
-        table_id=admission.table.id,
+        table_id=admission.table_id,
         user_id=viewer.user_id,
         session_id=session_key(token),
         view=View(admission.role, viewer.is_admin),
         locale=i18n.current_locale(),
         page=admission.page,
         expires_at=admission.expires_at,
+        direct=DirectWriter.find(websocket.scope),
     )
     await hub.open(connection)
     await hub.serve(connection)

@@ -91,10 +91,7 @@ class SessionMiddleware:
         conn = HTTPConnection(scope)
         database: Database = scope["app"].state.database
         token = conn.cookies.get(self.cookies.session)
-        user = None
-        if token:
-            async with database.read() as session:
-                user = await session_user(session, token)
+        user = await _session_user(database, token) if token else None
         set_cookies: list[str] = []
         if user is not None and token:
             csrf = csrf_token(self.settings.secret_key, "session", token)
@@ -113,6 +110,7 @@ class SessionMiddleware:
         state["viewer"] = Viewer.of(user) if user else ANONYMOUS
         state["session_token"] = token
         state["csrf_token"] = csrf
+        del user  # no ORM object lives as long as the request (a websocket may stay open for hours)
         if not set_cookies or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -128,3 +126,9 @@ class SessionMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+
+async def _session_user(database: Database, token: str) -> User | None:
+    """The person of a session, read in a session of its own that does not outlive this call."""
+    async with database.read() as session:
+        return await session_user(session, token)
