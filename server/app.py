@@ -21,8 +21,9 @@ from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.hub import Hub
-from server.web import auth, live, meetings, pages, tables
+from server.web import actions, auth, live, meetings, pages, tables
 from server.web.errors import HANDLERS, refuse
+from server.web.fragments import PageCache
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
 from server.web.templating import make_templates
@@ -41,6 +42,7 @@ def routes() -> list[BaseRoute]:
         *auth.ROUTES,
         *tables.ROUTES,
         *meetings.ROUTES,
+        *actions.ROUTES,
         *live.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = make_templates()
+    app.state.page_cache = PageCache(app.state.templates.env)
     app.state.security_headers = security_headers(settings)
     return app
 

@@ -161,6 +161,19 @@ class Board:
             )
         )
 
+    def action(self) -> Any:
+        """The table's action item owned by the chair, recorded the first time it is asked for."""
+        from server.domain import actions
+
+        if getattr(self, "_action", None) is None:
+            values = actions.parse_action(
+                title="Calendario dei saldi", description="", owner=str(self.chair.id), due_on="2031-12-31"
+            )
+            self._action = self.seed.run(
+                lambda s: actions.create_action(s, self.table, values, actor_id=self.secretary.id)
+            )
+        return self._action
+
     @property
     def meeting_url(self) -> str:
         return f"/tavoli/{self.table.slug}/sedute/{self.meeting.id}"

@@ -91,3 +91,26 @@ async def test_demo_tables_have_past_and_upcoming_meetings(database_url):
                 assert listing.past, table.slug
     finally:
         await database.dispose()
+
+
+async def test_demo_tables_have_action_items_in_every_state_some_overdue(database_url):
+    from server.db.models import ActionItem, ActionNote, ActionStatus
+    from server.domain.actions import actions_of, is_overdue
+
+    run_demo(database_url)
+    database = Database(database_url)
+    try:
+        async with database.read() as session:
+            every = []
+            for table in (await session.scalars(select(Table))).all():
+                found = await actions_of(session, table.id)
+                assert found, table.slug
+                every += found
+            assert {a.status for a in every} == set(ActionStatus)
+            assert any(is_overdue(a) for a in every)
+            assert all(a.owner_id and a.organisation_id for a in every)
+            assert any(a.origin_item_id for a in every)
+            assert await count(database, ActionNote) > 0
+            assert await count(database, Event, Event.kind == "action.created") == await count(database, ActionItem)
+    finally:
+        await database.dispose()

@@ -43,6 +43,7 @@ def path_values(board):
         "meeting_id": board.meeting.id,
         "item_id": board.items[0].id,
         "membership_id": board.membership_id(board.member),
+        "action_id": board.action().id,
     }
 
 
@@ -87,8 +88,8 @@ def test_a_person_without_a_role_finds_nothing_on_a_private_table(client, board)
 @pytest.mark.parametrize("email", ["member@example.org", "observer@example.org"])
 def test_members_and_observers_cannot_change_anything(client, board, seed, email):
     login(client, email)
-    before = snapshot(seed)
     values = path_values(board)
+    before = snapshot(seed)
     for route in table_routes(client.app):
         if "POST" not in route.methods:
             continue
@@ -113,8 +114,8 @@ def test_table_routes_of_one_table_do_not_reach_another(client, board):
 def test_get_never_changes_stored_state(client, seed, board, who):
     if who:
         login(client, who)
-    before = snapshot(seed)
     values = path_values(board)
+    before = snapshot(seed)
     visited = 0
     for route in routes(client.app, "GET"):
         response = client.get(fill(route.path, values), follow_redirects=False)

@@ -211,3 +211,38 @@ def test_an_admin_edits_the_description_and_makes_the_table_public(client, board
     )
     assert too_long.status_code == 422
     assert board.current(Table, board.table.id).purpose == "Nuovo scopo"
+
+
+def test_the_table_home_is_served_from_the_page_cache_until_the_table_changes(client, board, seed):
+    from server.db.models import ActionStatus
+    from server.domain import actions
+
+    action = board.action()
+    seed.person(board.table, Role.chair, "cochair@example.org", board.cna)
+    cache = client.app.state.page_cache
+    login(client, "chair@example.org")
+    home = f"/tavoli/{board.table.slug}"
+    first = client.get(home).text
+    renders = cache.renders
+    again = client.get(home).text
+    assert cache.renders == renders, "nothing changed: every fragment came from the cache"
+    assert csrf_of(again) == csrf_of(first)
+    assert f'name="csrf_token" value="{csrf_of(first)}"' in again.split('id="actions"', 1)[1]
+    # Another person with the same role gets the same fragments, from the cache, with their own token.
+    login(client, "cochair@example.org")
+    theirs = client.get(home).text
+    assert cache.renders == renders
+    assert csrf_of(theirs) != csrf_of(first)
+    assert csrf_of(first) not in theirs
+    # A change of the table moves its sequence number: the next page shows it.
+    seed.run(
+        lambda s: actions.set_status(
+            s,
+            board.table,
+            action.id,
+            ActionStatus.in_progress,
+            version=1,
+            actor=actions.Actor(board.chair.id, Role.chair),
+        )
+    )
+    assert "In corso" in client.get(home).text.split('id="actions"', 1)[1]

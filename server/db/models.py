@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -242,3 +243,54 @@ class Attendance(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
     present: Mapped[bool] = mapped_column(Boolean, default=False)
     delegates: Mapped[str] = mapped_column(String(500), default="")
+
+
+class ActionStatus(StrEnum):
+    """Where an action item stands: Aperta → In corso → Completata, or Annullata."""
+
+    open = "open"
+    in_progress = "in_progress"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class ActionItem(Versioned, Base):
+    """An azione / impegno: what a member committed to do for the table, by when."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (UniqueConstraint("table_id", "client_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The organisation the owner acts for (their organisation on the table when assigned).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus, "action_status"), default=ActionStatus.open)
+    # Where it was decided: an agenda item of a meeting of this table, or nowhere in particular.
+    origin_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="SET NULL"))
+    client_key: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="raise")
+    organisation: Mapped[Organisation | None] = relationship(lazy="raise")
+    origin_item: Mapped[AgendaItem | None] = relationship(lazy="raise")
+
+
+class ActionNote(Base):
+    """A progress note on an action item: who wrote it, when, what."""
+
+    __tablename__ = "action_notes"
+    __table_args__ = (UniqueConstraint("action_id", "client_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("action_items.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    client_key: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    author: Mapped[User | None] = relationship(lazy="raise")

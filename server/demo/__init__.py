@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import AgendaStatus, Organisation, Role, Table, User
+from server.db.models import ActionStatus, AgendaItem, AgendaStatus, Meeting, Organisation, Role, Table, User
 from server.db.session import Database
-from server.demo.data import ADMIN, DOMAIN, ORGANISATIONS, PEOPLE, TABLES, DemoMeeting, DemoTable
-from server.domain import accounts, agenda, meetings, tables
+from server.demo.data import ACTIONS, ADMIN, DOMAIN, ORGANISATIONS, PEOPLE, TABLES, DemoMeeting, DemoTable
+from server.domain import accounts, actions, agenda, meetings, tables
 from server.i18n import TIMEZONE
 
 
@@ -109,6 +109,40 @@ async def _table(
         await tables.add_member(session, table, people[local], role, organisation=organisation, actor_id=admin)
     for demo_meeting in demo.meetings:
         await _meeting(session, table, demo, demo_meeting, organisations, people, today)
+    await _actions(session, table, demo, people, today)
+
+
+async def _actions(
+    session: AsyncSession, table: Table, demo: DemoTable, people: dict[str, User], today: datetime
+) -> None:
+    """The table's action items, moved to their status by their owner (cancelled by the chair)."""
+    secretary, chair = people[demo.secretary].id, people[demo.chair].id
+    items = {
+        item.title: item.id
+        for item in await session.scalars(
+            select(AgendaItem).join(Meeting, Meeting.id == AgendaItem.meeting_id).where(Meeting.table_id == table.id)
+        )
+    }
+    for demo_action in ACTIONS.get(demo.slug, []):
+        owner = people[demo_action.owner]
+        due = today.date() + timedelta(days=demo_action.due_in_days) if demo_action.due_in_days is not None else None
+        values = actions.parse_action(
+            title=demo_action.title,
+            description=demo_action.description,
+            owner=str(owner.id),
+            due_on=due.isoformat() if due else "",
+        )
+        origin = items.get(demo_action.origin) if demo_action.origin else None
+        action = await actions.create_action(session, table, values, actor_id=secretary, origin_item_id=origin)
+        mover = actions.Actor(owner.id, Role.member)
+        for note in demo_action.notes:
+            await actions.add_note(session, table, action.id, note, actor=mover)
+        path = {"in_progress": ["in_progress"], "done": ["in_progress", "done"], "cancelled": ["cancelled"]}
+        for status in path.get(demo_action.status, []):
+            who = actions.Actor(chair, Role.chair) if status == "cancelled" else mover
+            action = await actions.set_status(
+                session, table, action.id, ActionStatus(status), version=action.version, actor=who
+            )
 
 
 async def _meeting(

@@ -51,6 +51,7 @@ AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
     "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
     "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE),
     "table.": (f.ABOUT, f.RECENT),
+    "action.": (f.ACTIONS, f.RECENT),
 }
 
 

@@ -8,19 +8,26 @@ the template decides the controls from `view`.
 
 from __future__ import annotations
 
+import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+import jinja2
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Table, User
 from server.domain import audit
+from server.domain.actions import open_actions, today
 from server.domain.agenda import agenda_of
 from server.domain.meetings import attendance_of, get_meeting, meetings_of
 from server.domain.tables import members_of, organisations
+from server.web.views import View
 
 Loader = Callable[[AsyncSession, Table, int | None], Awaitable[dict[str, Any]]]
 
@@ -85,15 +92,20 @@ async def _attendance(session: AsyncSession, table: Table, meeting_id: int | Non
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
 
+async def _actions(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+    return {"table": table, "actions": await open_actions(session, table.id), "today": today()}
+
+
 ABOUT = Fragment("about", "tables/_about.html", _about)
 MEMBERS = Fragment("members", "tables/_members.html", _members)
 MEETINGS = Fragment("meetings", "tables/_meetings.html", _meetings)
 RECENT = Fragment("recent-history", "tables/_recent.html", _recent)
+ACTIONS = Fragment("actions", "actions/_open.html", _actions)
 DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, per_meeting=True)
 AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, per_meeting=True)
 ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, per_meeting=True)
 
-TABLE_PAGE = (ABOUT, MEETINGS, MEMBERS, RECENT)
+TABLE_PAGE = (ABOUT, MEETINGS, ACTIONS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
 
 
@@ -105,3 +117,43 @@ async def load(
     for fragment in fragments:
         data.update(await fragment.load(session, table, meeting_id))
     return data
+
+
+# Stands for the CSRF token in a cached rendering; random, so no user content can contain it.
+CSRF_SLOT = secrets.token_hex(16)
+
+
+class PageCache:
+    """Renderings of a page's fragments, reused until the table changes (DESIGN §5, bench/render).
+
+    Every change of a table takes its next event sequence number, so a fragment rendered from the
+    table at sequence number n, for a view, a locale and a day (what is overdue), stays right
+    until n moves. Renderings are kept with a slot for the CSRF token, which each page fills in.
+    A rendering of data newer than its key is harmless: the key only ever ages.
+    """
+
+    def __init__(self, env: jinja2.Environment, size: int = 512) -> None:
+        self.env = env
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self.renders = 0
+
+    @staticmethod
+    def key(fragment: Fragment, table: Table, view: View, locale: str, day: date) -> tuple[Any, ...]:
+        return (fragment.id, table.id, table.event_seq, view, locale, day)
+
+    def missing(self, keys: dict[Fragment, tuple[Any, ...]]) -> tuple[Fragment, ...]:
+        return tuple(fragment for fragment, key in keys.items() if key not in self._entries)
+
+    def rendered(self, key: tuple[Any, ...], template: str, context: dict[str, Any], csrf_token: str) -> Markup:
+        """The fragment's HTML for this page: from the cache, or rendered now and kept."""
+        html = self._entries.get(key)
+        if html is None:
+            html = self.env.get_template(template).render({**context, "csrf_token": CSRF_SLOT})
+            self.renders += 1
+            self._entries[key] = html
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return Markup(html.replace(CSRF_SLOT, csrf_token))  # noqa: S704 (our own rendering, autoescaped)

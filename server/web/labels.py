@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.db.models import AgendaStatus, Event, Organisation, Role, User
+from server.db.models import ActionStatus, AgendaStatus, Event, Organisation, Role, User
 from server.i18n import _
 
 
@@ -26,6 +26,35 @@ def status_label(status: AgendaStatus | str) -> str:
         AgendaStatus.deferred: _("Deferred"),
     }
     return labels[AgendaStatus(status)]
+
+
+def action_status_label(status: ActionStatus | str) -> str:
+    labels = {
+        ActionStatus.open: _("Open"),
+        ActionStatus.in_progress: _("In progress"),
+        ActionStatus.done: _("Done"),
+        ActionStatus.cancelled: _("Cancelled"),
+    }
+    return labels[ActionStatus(status)]
+
+
+def action_status_options() -> list[tuple[str, str]]:
+    return [(status.value, action_status_label(status)) for status in ActionStatus]
+
+
+def action_moves(status: ActionStatus, *, manages: bool) -> list[tuple[str, str]]:
+    """The status buttons of an action item in `status`: the owner's, plus cancelling for managers."""
+    from server.domain.actions import TRANSITIONS
+
+    names = {
+        ActionStatus.open: _("Reopen"),
+        ActionStatus.in_progress: _("Start"),
+        ActionStatus.done: _("Mark as done"),
+        ActionStatus.cancelled: _("Cancel the action"),
+    }
+    order = [ActionStatus.in_progress, ActionStatus.done, ActionStatus.open, ActionStatus.cancelled]
+    allowed = TRANSITIONS[ActionStatus(status)]
+    return [(s.value, names[s]) for s in order if s in allowed and (manages or s is not ActionStatus.cancelled)]
 
 
 def _status_change(payload: dict[str, Any]) -> str:
@@ -56,9 +85,15 @@ def describe_event(event: Event) -> str:
         "agenda.item_removed": _("removed «{title}» from the agenda of «{meeting_title}»"),
         "agenda.item_moved": _("moved «{title}» to position {position} of the agenda"),
         "attendance.recorded": _("recorded the attendance of «{title}»: {present} organisations of {expected}"),
+        "action.created": _("recorded the action item «{title}»"),
+        "action.updated": _("changed the action item «{title}»"),
+        "action.note_added": _("added a progress note to «{title}»"),
     }
     if event.kind == "agenda.item_status":
         return _status_change(p).format(**p)
+    if event.kind == "action.status":
+        p["status"] = action_status_label(p.get("status", "open"))
+        return _("set the action item «{title}» to {status}").format(**p)
     sentence = sentences.get(event.kind)
     if sentence is None:
         return event.kind

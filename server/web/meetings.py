@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from server.db.models import AgendaStatus, Meeting, Role
 from server.db.session import Database
-from server.domain import agenda, meetings
+from server.domain import actions, agenda, meetings
 from server.domain.errors import Invalid, Stale
 from server.i18n import TIMEZONE, _
 from server.web.access import TableAccess, TableRoute
@@ -119,6 +119,7 @@ async def create_meeting(request: Request, access: TableAccess) -> Response:
         meeting = await meetings.create_meeting(
             session, access.table, values, actor_id=access.viewer.user_id, client_key=typed["client_key"] or None
         )
+        await actions.propose_review(session, access.table, meeting, actor_id=access.viewer.user_id)
     return redirect(_meeting_url(access, meeting.id))
 
 

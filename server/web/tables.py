@@ -8,15 +8,17 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import i18n
 from server.db.models import Role
 from server.db.session import Database
 from server.domain import audit, tables
+from server.domain.actions import today
 from server.domain.errors import Duplicate, Invalid, NotFound, Stale
 from server.domain.meetings import meetings_of
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, redirect, render, text
-from server.web.fragments import MEMBERS, TABLE_PAGE, load
+from server.web.fragments import MEMBERS, TABLE_PAGE, PageCache, load
 from server.web.live import present_on
 
 HISTORY_PAGE_SIZE = 50
@@ -30,13 +32,21 @@ def _db(request: Request) -> Database:
 async def table_home(request: Request, access: TableAccess) -> Response:
     """The table's home; a person without a role on a public table sees only its public face."""
     view = access.view
-    async with _db(request).read() as session:
-        if view.reads_table:
-            data = await load(session, access.table, TABLE_PAGE)
-            data["present"] = await present_on(request, session, access.table)
-        else:
+    if not view.reads_table:
+        async with _db(request).read() as session:
             data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
-    return render(request, "tables/table.html", {**data, "view": view, "member_form": {}, "settings_form": {}})
+        return render(request, "tables/table.html", {**data, "view": view, "member_form": {}, "settings_form": {}})
+    # The fragments come from the page cache while the table has not changed (see PageCache).
+    cache: PageCache = request.app.state.page_cache
+    locale, day = i18n.current_locale(), today()
+    keys = {fragment: cache.key(fragment, access.table, view, locale, day) for fragment in TABLE_PAGE}
+    async with _db(request).read() as session:
+        data = await load(session, access.table, cache.missing(keys))
+        data["present"] = await present_on(request, session, access.table)
+    context = {**data, "table": access.table, "view": view, "member_form": {}, "settings_form": {}}
+    token = request.state.csrf_token
+    rendered = {f.id: cache.rendered(key, f.template, context, token) for f, key in keys.items()}
+    return render(request, "tables/table.html", {**context, "rendered": rendered})
 
 
 async def _table_page_with(request: Request, access: TableAccess, status: int, **forms: dict[str, Any]) -> Response:

@@ -43,6 +43,9 @@ def make_environment() -> jinja2.Environment:
         status_actions=labels.status_actions,
         organisation_options=labels.organisation_options,
         people_options=labels.people_options,
+        action_status_label=labels.action_status_label,
+        action_status_options=labels.action_status_options,
+        action_moves=labels.action_moves,
     )
     return env
 

@@ -5,9 +5,11 @@ import "htmx-ext-ws";
 import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
 import { followLiveConnection, keepWorkInProgress } from "./live.js";
+import { showOwnControls } from "./owner.js";
 
 window.htmx = htmx;
 keepFocusInItems(document);
 reportFailures(document);
 followLiveConnection(document);
 keepWorkInProgress(document);
+showOwnControls(document);

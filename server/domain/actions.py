@@ -1,0 +1,397 @@
+"""Action items (azioni / impegni): what members commit to between meetings, and how it goes.
+
+Chair and secretary create, assign, edit and cancel them; the owner moves their status along and
+writes progress notes; everyone on the table reads them (DESIGN §2.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+
+from sqlalchemy import Select, case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from server.db.models import (
+    ActionItem,
+    ActionNote,
+    ActionStatus,
+    AgendaItem,
+    Meeting,
+    Membership,
+    Role,
+    Table,
+)
+from server.domain import audit
+from server.domain.agenda import DESCRIPTION_LIMIT
+from server.domain.errors import Forbidden, Invalid, NotFound, stale
+from server.domain.meetings import check_title, lock_table
+from server.i18n import TIMEZONE, _
+
+NOTE_LIMIT = 5_000
+ACTIVE = (ActionStatus.open, ActionStatus.in_progress)
+MANAGERS = (Role.chair, Role.secretary)
+
+# Which status may follow which. Done can be reopened (work found unfinished); cancelled is final.
+TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
+    ActionStatus.open: frozenset({ActionStatus.in_progress, ActionStatus.done, ActionStatus.cancelled}),
+    ActionStatus.in_progress: frozenset({ActionStatus.open, ActionStatus.done, ActionStatus.cancelled}),
+    ActionStatus.done: frozenset({ActionStatus.in_progress}),
+    ActionStatus.cancelled: frozenset(),
+}
+
+
+def today() -> date:
+    """Today in Bologna: what "overdue" is measured against."""
+    return datetime.now(TIMEZONE).date()
+
+
+def is_overdue(action: ActionItem, on: date | None = None) -> bool:
+    return action.status in ACTIVE and action.due_on is not None and action.due_on < (on or today())
+
+
+@dataclass(frozen=True)
+class ActionValues:
+    """An action item's fields, checked."""
+
+    title: str
+    description: str
+    owner_id: int | None
+    due_on: date | None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change, and their role on the table (the owner's rights depend on the person)."""
+
+    user_id: int
+    role: Role | None
+
+    @property
+    def manages(self) -> bool:
+        return self.role in MANAGERS
+
+
+def parse_action(*, title: str, description: str, owner: str, due_on: str) -> ActionValues:
+    """Check what a person typed for an action item; every problem is reported beside its field."""
+    errors: dict[str, str] = {}
+    try:
+        title = check_title(title)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if len(description) > DESCRIPTION_LIMIT:
+        errors["description"] = _("The description can be at most {n} characters long.").format(n=DESCRIPTION_LIMIT)
+    owner_id = None
+    if owner.strip():
+        try:
+            owner_id = int(owner)
+        except ValueError:
+            errors["owner"] = _("Choose the owner among the members of the table.")
+    due = None
+    if due_on.strip():
+        try:
+            due = date.fromisoformat(due_on.strip())
+        except ValueError:
+            errors["due_on"] = _("Enter the due date as a date, for example 2026-12-31.")
+    if errors:
+        raise Invalid(errors)
+    return ActionValues(title, description.strip(), owner_id, due)
+
+
+def parse_status(value: str) -> ActionStatus:
+    try:
+        return ActionStatus(value)
+    except ValueError:
+        raise Invalid({"status": _("This status does not exist.")}) from None
+
+
+async def _owner_seat(session: AsyncSession, table: Table, owner_id: int | None) -> Membership | None:
+    """The owner's membership of the table (for the organisation they act for); None for no owner."""
+    if owner_id is None:
+        return None
+    seat = await session.scalar(
+        select(Membership).where(Membership.table_id == table.id, Membership.user_id == owner_id)
+    )
+    if seat is None or seat.role is Role.observer:
+        raise Invalid({"owner": _("The owner must be a member of the table.")})
+    return seat
+
+
+async def get_action(session: AsyncSession, table_id: int, action_id: int) -> ActionItem:
+    """Action item `action_id` of this table, with its owner and origin; another table's is not found."""
+    action = await session.scalar(
+        select(ActionItem)
+        .options(
+            joinedload(ActionItem.owner),
+            joinedload(ActionItem.organisation),
+            joinedload(ActionItem.origin_item),
+        )
+        .where(ActionItem.id == action_id, ActionItem.table_id == table_id)
+    )
+    if action is None:
+        raise NotFound(_("This action item does not exist on this table."))
+    return action
+
+
+async def _origin(session: AsyncSession, table: Table, item_id: int | None) -> AgendaItem | None:
+    if item_id is None:
+        return None
+    item = await session.scalar(
+        select(AgendaItem)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(AgendaItem.id == item_id, Meeting.table_id == table.id, AgendaItem.removed_at.is_(None))
+    )
+    if item is None:
+        raise NotFound(_("This agenda item does not exist on this table."))
+    return item
+
+
+def _payload(action: ActionItem) -> dict[str, object]:
+    return {"action_id": action.id, "title": action.title, "owner_id": action.owner_id}
+
+
+async def create_action(
+    session: AsyncSession,
+    table: Table,
+    values: ActionValues,
+    *,
+    actor_id: int | None,
+    origin_item_id: int | None = None,
+    client_key: str | None = None,
+) -> ActionItem:
+    """Record a new action item; the same form submitted twice records it once."""
+    await lock_table(session, table.id)
+    seat = await _owner_seat(session, table, values.owner_id)
+    origin = await _origin(session, table, origin_item_id)
+    if client_key:
+        existing = await session.scalar(
+            select(ActionItem).where(ActionItem.table_id == table.id, ActionItem.client_key == client_key)
+        )
+        if existing is not None:
+            return existing
+    action = ActionItem(
+        table_id=table.id,
+        title=values.title,
+        description=values.description,
+        owner_id=values.owner_id,
+        organisation_id=seat.organisation_id if seat else None,
+        due_on=values.due_on,
+        origin_item_id=origin.id if origin else None,
+        client_key=client_key,
+        created_by=actor_id,
+    )
+    session.add(action)
+    await session.flush()
+    extra = {"meeting_id": origin.meeting_id, "item_id": origin.id} if origin else {}
+    await audit.record(session, "action.created", actor_id=actor_id, table_id=table.id, **_payload(action), **extra)
+    return action
+
+
+async def update_action(
+    session: AsyncSession,
+    table: Table,
+    action_id: int,
+    values: ActionValues,
+    *,
+    version: int,
+    actor_id: int | None,
+) -> ActionItem:
+    """Change title, description, owner or due date; the same change twice is a no-op, a stale one 409."""
+    await lock_table(session, table.id)
+    action = await get_action(session, table.id, action_id)
+    seat = await _owner_seat(session, table, values.owner_id)
+    current = (action.title, action.description, action.owner_id, action.due_on)
+    if current == (values.title, values.description, values.owner_id, values.due_on):
+        return action
+    if action.version != version:
+        raise stale(session, _("Someone else changed this action item in the meantime."), action)
+    if action.status is ActionStatus.cancelled:
+        raise Invalid({"status": _("A cancelled action item cannot be changed.")})
+    action.title, action.description, action.due_on = values.title, values.description, values.due_on
+    if action.owner_id != values.owner_id:
+        action.owner_id = values.owner_id
+        action.organisation_id = seat.organisation_id if seat else None
+    await session.flush()
+    await audit.record(session, "action.updated", actor_id=actor_id, table_id=table.id, **_payload(action))
+    return action
+
+
+async def set_status(
+    session: AsyncSession, table: Table, action_id: int, status: ActionStatus | str, *, version: int, actor: Actor
+) -> ActionItem:
+    """Move an action item to `status`.
+
+    The owner moves it between open, in progress and done; chair and secretary may do that too,
+    and only they cancel. Asking for the status it already has is a no-op (a double click, or
+    fifty people pressing the same button at once): one change, one event.
+    """
+    await lock_table(session, table.id)
+    action = await get_action(session, table.id, action_id)
+    is_owner = action.owner_id == actor.user_id
+    if not (actor.manages or is_owner):
+        raise Forbidden(_("Only the owner, the chair or the secretary can change this action item."))
+    status = parse_status(status) if isinstance(status, str) else status
+    if status is ActionStatus.cancelled and not actor.manages:
+        raise Forbidden(_("Only the chair or the secretary can cancel an action item."))
+    if action.status is status:
+        return action
+    if action.version != version:
+        raise stale(session, _("Someone else changed this action item in the meantime."), action)
+    if status not in TRANSITIONS[action.status]:
+        raise Invalid({"status": _("An action item cannot go from this status to that one.")})
+    before = action.status
+    action.status = status
+    await session.flush()
+    await audit.record(
+        session,
+        "action.status",
+        actor_id=actor.user_id,
+        table_id=table.id,
+        status=status.value,
+        before=before.value,
+        **_payload(action),
+    )
+    return action
+
+
+async def add_note(
+    session: AsyncSession,
+    table: Table,
+    action_id: int,
+    body: str,
+    *,
+    actor: Actor,
+    client_key: str | None = None,
+) -> ActionNote:
+    """A progress note by the owner (or the chair or the secretary); the same form twice adds it once."""
+    await lock_table(session, table.id)
+    action = await get_action(session, table.id, action_id)
+    if not (actor.manages or action.owner_id == actor.user_id):
+        raise Forbidden(_("Only the owner, the chair or the secretary can add notes to this action item."))
+    body = body.strip()
+    if not body:
+        raise Invalid({"body": _("Write the note.")})
+    if len(body) > NOTE_LIMIT:
+        raise Invalid({"body": _("A note can be at most {n} characters long.").format(n=NOTE_LIMIT)})
+    if client_key:
+        existing = await session.scalar(
+            select(ActionNote).where(ActionNote.action_id == action.id, ActionNote.client_key == client_key)
+        )
+        if existing is not None:
+            return existing
+    note = ActionNote(action_id=action.id, author_id=actor.user_id, body=body, client_key=client_key)
+    session.add(note)
+    await session.flush()
+    await audit.record(
+        session, "action.note_added", actor_id=actor.user_id, table_id=table.id, note_id=note.id, **_payload(action)
+    )
+    return note
+
+
+async def notes_of(session: AsyncSession, action_id: int) -> list[ActionNote]:
+    return list(
+        (
+            await session.scalars(
+                select(ActionNote)
+                .options(joinedload(ActionNote.author))
+                .where(ActionNote.action_id == action_id)
+                .order_by(ActionNote.created_at, ActionNote.id)
+            )
+        ).all()
+    )
+
+
+# --- lists ----------------------------------------------------------------------------------------
+
+SelectT = TypeVar("SelectT", Select[ActionItem], Select[ActionItem, Table])
+
+SORTS = ("due", "-due", "title", "status", "-created")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A list's filters and order, each from an allowlist (the web layer checks the values)."""
+
+    status: ActionStatus | None = None
+    active_only: bool = False
+    owner_id: int | None = None
+    organisation_id: int | None = None
+    overdue: bool = False
+    sort: str = "due"
+
+
+def _ordered(query: SelectT, sort: str) -> SelectT:
+    no_date_last = case((ActionItem.due_on.is_(None), 1), else_=0)
+    if sort == "-due":
+        return query.order_by(no_date_last, ActionItem.due_on.desc(), ActionItem.id)
+    if sort == "title":
+        return query.order_by(ActionItem.title, ActionItem.id)
+    if sort == "status":
+        rank = case({s.value: i for i, s in enumerate(ActionStatus)}, value=ActionItem.status)
+        return query.order_by(rank, no_date_last, ActionItem.due_on, ActionItem.id)
+    if sort == "-created":
+        return query.order_by(ActionItem.created_at.desc(), ActionItem.id.desc())
+    return query.order_by(no_date_last, ActionItem.due_on, ActionItem.id)
+
+
+def _listing() -> Select[ActionItem]:
+    return select(ActionItem).options(joinedload(ActionItem.owner), joinedload(ActionItem.organisation))
+
+
+async def actions_of(session: AsyncSession, table_id: int, filters: Filters | None = None) -> list[ActionItem]:
+    """The table's action items, filtered and ordered."""
+    filters = filters or Filters()
+    query = _listing().where(ActionItem.table_id == table_id)
+    if filters.status is not None:
+        query = query.where(ActionItem.status == filters.status)
+    if filters.active_only or filters.overdue:
+        query = query.where(ActionItem.status.in_(ACTIVE))
+    if filters.owner_id is not None:
+        query = query.where(ActionItem.owner_id == filters.owner_id)
+    if filters.organisation_id is not None:
+        query = query.where(ActionItem.organisation_id == filters.organisation_id)
+    if filters.overdue:
+        query = query.where(ActionItem.due_on < today())
+    return list((await session.scalars(_ordered(query, filters.sort))).all())
+
+
+async def my_actions(session: AsyncSession, user_id: int) -> list[tuple[Table, ActionItem]]:
+    """A person's action items across the tables where they still have a role, open ones first."""
+    query = (
+        select(ActionItem, Table)
+        .options(joinedload(ActionItem.owner), joinedload(ActionItem.organisation))
+        .join(Table, Table.id == ActionItem.table_id)
+        .join(Membership, (Membership.table_id == Table.id) & (Membership.user_id == user_id))
+        .where(ActionItem.owner_id == user_id)
+        .order_by(case((ActionItem.status.in_(ACTIVE), 0), else_=1))
+    )
+    rows = (await session.execute(_ordered(query, "due"))).all()
+    return [(table, action) for action, table in rows]
+
+
+async def open_actions(session: AsyncSession, table_id: int) -> list[ActionItem]:
+    return await actions_of(session, table_id, Filters(active_only=True))
+
+
+async def propose_review(session: AsyncSession, table: Table, meeting: Meeting, *, actor_id: int | None) -> None:
+    """Put a review of the open action items on a new meeting's agenda, listing them."""
+    from server.domain import agenda  # the agenda knows nothing of actions; this is the one link
+
+    pending = await open_actions(session, table.id)
+    if not pending:
+        return
+    lines = []
+    for action in pending:
+        owner = action.owner.name if action.owner else _("no owner")
+        if action.due_on:
+            owner += ", " + _("due {date}").format(date=action.due_on.strftime("%d/%m/%Y"))
+        lines.append(f"- {action.title} ({owner})")
+    values = agenda.ItemValues(
+        title=_("Review of the open action items"),
+        description="\n".join(lines),
+        presenter_id=None,
+        planned_minutes=None,
+    )
+    await agenda.add_item(session, table, meeting.id, values, actor_id=actor_id, client_key=f"review-{meeting.id}")

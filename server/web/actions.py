@@ -1,0 +1,315 @@
+"""A table's action items: the list with its filters, one item's page, recording and updating them.
+
+Like the agenda, every action works as a plain form (answered with a redirect, or the page with
+the error) and, from the table's home under htmx, answers with the fragment that changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.db.models import ActionItem, ActionStatus, Event, Organisation, Role
+from server.db.session import Database
+from server.domain import actions
+from server.domain.errors import Invalid, Stale
+from server.domain.tables import organisations
+from server.i18n import _
+from server.web.access import TableAccess, TableRoute
+from server.web.errors import LoginRequired
+from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
+from server.web.fragments import ACTIONS, people_of
+from server.web.labels import action_status_label
+from server.web.sessions import Viewer
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
+def _action_id(request: Request) -> int:
+    return int(request.path_params["action_id"])
+
+
+def _url(access: TableAccess, action_id: int | None = None) -> str:
+    base = f"/tavoli/{access.table.slug}/azioni"
+    return base if action_id is None else f"{base}/{action_id}"
+
+
+def _actor(access: TableAccess) -> actions.Actor:
+    assert access.viewer.user_id is not None
+    return actions.Actor(access.viewer.user_id, access.role)
+
+
+# --- the list -------------------------------------------------------------------------------------
+
+STATUS_FILTERS = ("", "attive", *(s.value for s in ActionStatus))
+
+
+def _filters(request: Request, people: set[int], organisations_by_slug: dict[str, Organisation]) -> actions.Filters:
+    """The list's filters from the query string; a value outside the allowlist is a bad request."""
+    query = request.query_params
+    status = query.get("stato", "")
+    owner = query.get("responsabile", "")
+    organisation = query.get("ente", "")
+    sort = query.get("ordine", "due") or "due"
+    overdue = query.get("scadute", "")
+    if (
+        status not in STATUS_FILTERS
+        or sort not in actions.SORTS
+        or overdue not in ("", "1")
+        or (owner and (not owner.isdigit() or int(owner) not in people))
+        or (organisation and organisation not in organisations_by_slug)
+    ):
+        raise HTTPException(400, _("This filter or order does not exist: choose among those of the form."))
+    return actions.Filters(
+        status=ActionStatus(status) if status not in ("", "attive") else None,
+        active_only=status == "attive",
+        owner_id=int(owner) if owner else None,
+        organisation_id=organisations_by_slug[organisation].id if organisation else None,
+        overdue=overdue == "1",
+        sort=sort,
+    )
+
+
+async def list_page(request: Request, access: TableAccess) -> Response:
+    async with _db(request).read() as session:
+        people = await people_of(session, access.table.id)
+        known = {o.slug: o for o in await organisations(session)}
+        filters = _filters(request, {user.id for user, _org in people}, known)
+        found = await actions.actions_of(session, access.table.id, filters)
+        used = {a.organisation_id for a in await actions.actions_of(session, access.table.id)}
+    context = {
+        "table": access.table,
+        "view": access.view,
+        "actions": found,
+        "people": people,
+        "organisations": [o for o in known.values() if o.id in used],
+        "chosen": dict(request.query_params),
+        "today": actions.today(),
+        "filtered": bool(request.query_params),
+    }
+    return render(request, "actions/list.html", context)
+
+
+# --- one action item ------------------------------------------------------------------------------
+
+
+async def _action_context(request: Request, access: TableAccess, action_id: int) -> dict[str, Any]:
+    async with _db(request).read() as session:
+        action = await actions.get_action(session, access.table.id, action_id)
+        notes = await actions.notes_of(session, action.id)
+        events = list(
+            (
+                await session.scalars(
+                    select(Event)
+                    .options(joinedload(Event.actor))
+                    .where(Event.table_id == access.table.id, Event.kind.startswith("action."))
+                    .order_by(Event.seq.desc())
+                )
+            ).all()
+        )
+        events = [e for e in events if e.payload.get("action_id") == action.id]
+    viewer = access.viewer
+    may_write = access.role is not None and access.role is not Role.observer
+    return {
+        "table": access.table,
+        "view": access.view,
+        "action": action,
+        "notes": notes,
+        "events": events,
+        "today": actions.today(),
+        "may_note": may_write and (access.view.runs_meetings or action.owner_id == viewer.user_id),
+        "note_form": {"client_key": new_client_key()},
+        "message": None,
+    }
+
+
+async def action_page(request: Request, access: TableAccess) -> Response:
+    return render(request, "actions/action.html", await _action_context(request, access, _action_id(request)))
+
+
+def _typed(form: FormData) -> dict[str, str]:
+    return {
+        "title": text(form, "title", 600),
+        "description": text(form, "description", 40_000),
+        "owner": text(form, "owner", 20),
+        "due_on": text(form, "due_on", 40),
+        "client_key": text(form, "client_key", 40),
+        "origin": text(form, "origin", 20),
+    }
+
+
+def _parse(typed: dict[str, str]) -> actions.ActionValues:
+    return actions.parse_action(
+        title=typed["title"], description=typed["description"], owner=typed["owner"], due_on=typed["due_on"]
+    )
+
+
+async def _form(
+    request: Request,
+    access: TableAccess,
+    form: dict[str, Any],
+    *,
+    action: ActionItem | None = None,
+    current: ActionItem | None = None,
+    status: int = 200,
+) -> Response:
+    async with _db(request).read() as session:
+        people = await people_of(session, access.table.id)
+    context = {
+        "table": access.table,
+        "view": access.view,
+        "people": people,
+        "form": form,
+        "action": action,
+        "current": current,
+    }
+    return render(request, "actions/form.html", context, status)
+
+
+async def new_action(request: Request, access: TableAccess) -> Response:
+    origin = request.query_params.get("punto", "")
+    if origin and not origin.isdigit():
+        raise HTTPException(400, _("The request could not be understood."))
+    form = {"title": "", "description": "", "owner": "", "due_on": "", "origin": origin, "client_key": new_client_key()}
+    return await _form(request, access, form)
+
+
+async def create_action(request: Request, access: TableAccess) -> Response:
+    typed = _typed(await request.form())
+    if typed["origin"] and not typed["origin"].isdigit():
+        raise HTTPException(400, _("The request could not be understood."))
+    try:
+        values = _parse(typed)
+        async with _db(request).transaction() as session:
+            action = await actions.create_action(
+                session,
+                access.table,
+                values,
+                actor_id=access.viewer.user_id,
+                origin_item_id=int(typed["origin"]) if typed["origin"] else None,
+                client_key=typed["client_key"] or None,
+            )
+    except Invalid as exc:
+        return await _form(request, access, {**typed, "errors": exc.errors}, status=422)
+    return redirect(_url(access, action.id))
+
+
+async def edit_action(request: Request, access: TableAccess) -> Response:
+    async with _db(request).read() as session:
+        action = await actions.get_action(session, access.table.id, _action_id(request))
+    form = {
+        "title": action.title,
+        "description": action.description,
+        "owner": str(action.owner_id or ""),
+        "due_on": action.due_on.isoformat() if action.due_on else "",
+        "version": action.version,
+    }
+    return await _form(request, access, form, action=action)
+
+
+async def update_action(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    typed: dict[str, Any] = {**_typed(form), "version": number(form, "version")}
+    async with _db(request).read() as session:
+        action = await actions.get_action(session, access.table.id, _action_id(request))
+    try:
+        values = _parse(typed)
+        async with _db(request).transaction() as session:
+            await actions.update_action(
+                session, access.table, action.id, values, version=typed["version"], actor_id=access.viewer.user_id
+            )
+    except Invalid as exc:
+        return await _form(request, access, {**typed, "errors": exc.errors}, action=action, status=422)
+    except Stale as exc:
+        current = exc.current
+        assert isinstance(current, ActionItem)
+        # What the person typed stays in the form; the current state is shown beside it.
+        return await _form(
+            request,
+            access,
+            {**typed, "version": current.version, "stale": str(exc)},
+            action=action,
+            current=current,
+            status=409,
+        )
+    return redirect(_url(access, action.id))
+
+
+async def set_status(request: Request, access: TableAccess) -> Response:
+    action_id = _action_id(request)
+    form = await request.form()
+    message, code, announce = None, 200, None
+    try:
+        async with _db(request).transaction() as session:
+            action = await actions.set_status(
+                session,
+                access.table,
+                action_id,
+                text(form, "status", 20),
+                version=number(form, "version"),
+                actor=_actor(access),
+            )
+        announce = _("«{title}»: {status}.").format(title=action.title, status=action_status_label(action.status))
+    except Invalid as exc:
+        message, code = " ".join(exc.errors.values()), 422
+    except Stale as exc:
+        message, code = str(exc) + " " + _("This is the action item as it is now: check it and try again."), 409
+    if is_htmx(request):
+        async with _db(request).read() as session:
+            data = await ACTIONS.load(session, access.table, None)
+        context = {**data, "view": access.view, "actions_message": message, "announce": announce}
+        return render(request, "actions/_open_response.html", context, code)
+    if code != 200:
+        context = await _action_context(request, access, action_id)
+        return render(request, "actions/action.html", {**context, "message": message}, code)
+    return redirect(_url(access, action_id))
+
+
+async def add_note(request: Request, access: TableAccess) -> Response:
+    action_id = _action_id(request)
+    form = await request.form()
+    body = text(form, "body", 20_000)
+    key = text(form, "client_key", 40)
+    try:
+        async with _db(request).transaction() as session:
+            await actions.add_note(session, access.table, action_id, body, actor=_actor(access), client_key=key or None)
+    except Invalid as exc:
+        context = await _action_context(request, access, action_id)
+        note_form = {"body": body, "client_key": key, "errors": exc.errors}
+        return render(request, "actions/action.html", {**context, "note_form": note_form}, 422)
+    return redirect(_url(access, action_id) + "#notes")
+
+
+# --- my action items ------------------------------------------------------------------------------
+
+
+async def my_actions_page(request: Request) -> Response:
+    viewer: Viewer = request.state.viewer
+    if viewer.user_id is None:
+        raise LoginRequired()
+    async with _db(request).read() as session:
+        mine = await actions.my_actions(session, viewer.user_id)
+    return render(request, "actions/mine.html", {"mine": mine, "today": actions.today()})
+
+
+_ACTION = "/tavoli/{slug}/azioni/{action_id:int}"
+ROUTES = [
+    Route("/azioni", my_actions_page, methods=["GET"], name="my_actions"),
+    TableRoute("/tavoli/{slug}/azioni", list_page, role=Role.observer),
+    TableRoute("/tavoli/{slug}/azioni", create_action, role=Role.secretary, methods=["POST"]),
+    TableRoute("/tavoli/{slug}/azioni/nuova", new_action, role=Role.secretary),
+    TableRoute(_ACTION, action_page, role=Role.observer),
+    TableRoute(_ACTION, update_action, role=Role.secretary, methods=["POST"], name="update_action"),
+    TableRoute(_ACTION + "/modifica", edit_action, role=Role.secretary),
+    TableRoute(_ACTION + "/stato", set_status, role=Role.member, methods=["POST"], name="set_action_status"),
+    TableRoute(_ACTION + "/note", add_note, role=Role.member, methods=["POST"]),
+]
