@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo serve test check format migrate setup catalogs bench bench-quick clean
+.PHONY: demo serve test check format migrate setup catalogs bench bench-quick wrk clean
 
 ## demo: set everything up, fill the demo tables, serve on http://127.0.0.1:8000
 demo: setup
@@ -47,11 +47,15 @@ catalogs: $(VENV)/.runtime
 	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -l it --no-fuzzy-matching --ignore-obsolete
 
 ## bench: the benchmarks of bench/, printed as ratios against their baselines
-bench: setup $(VENV)/.dev
+bench: setup $(VENV)/.dev wrk
 	$(BIN)/python bench/run
 
-bench-quick: setup $(VENV)/.dev
+bench-quick: setup $(VENV)/.dev wrk
 	$(BIN)/python bench/run --quick
+
+# bench/render loads the server with wrk (Debian's package).
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
 
 $(VENV)/.runtime: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Tavoli needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'

@@ -15,7 +15,7 @@ import time
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench.lib.frames import WARM_UP, frame, rss_kib, unstamped
@@ -47,6 +47,16 @@ def build(port: int, database_url: str) -> Starlette:
     async def rss(request: Request) -> Response:
         return PlainTextResponse(f"{rss_kib()}\n")
 
+    constant: dict[str, bytes] = {}
+
+    async def keep(request: Request) -> Response:
+        """bench/render: remember a page's bytes, to serve them as the constant baseline."""
+        constant["page"] = await request.body()
+        return PlainTextResponse("kept\n")
+
+    async def serve_constant(request: Request) -> Response:
+        return HTMLResponse(constant["page"])
+
     async def count(request: Request) -> Response:
         return PlainTextResponse(f"{len(app.state.hub.all_connections())}\n")
 
@@ -54,6 +64,8 @@ def build(port: int, database_url: str) -> Starlette:
         Route("/bench/start", start, methods=["GET"]),
         Route("/bench/rss", rss),
         Route("/bench/count", count),
+        Route("/bench/constant", keep, methods=["POST"]),
+        Route("/bench/constant", serve_constant, methods=["GET"]),
     ]
     return app
 
