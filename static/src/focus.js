@@ -10,9 +10,15 @@ export function keepFocusInItems(root) {
   });
   root.addEventListener("htmx:afterSwap", () => {
     if (!lastItem || (document.activeElement && document.activeElement !== document.body)) return;
-    const item = document.querySelector(`[data-item="${CSS.escape(lastItem)}"]`);
-    const control = item && item.querySelector("button:not([disabled]), a[href]");
-    if (control) control.focus();
+    focusInItem(document.querySelector(`[data-item="${CSS.escape(lastItem)}"]`));
     lastItem = null;
   });
+}
+
+// Put the focus on an item's first enabled control; false when there is none.
+export function focusInItem(item) {
+  const control = item && item.querySelector("button:not([disabled]), a[href]");
+  if (!control) return false;
+  control.focus({ preventScroll: true });
+  return true;
 }

@@ -1,3 +1,5 @@
+import { focusInItem } from "./focus.js";
+
 // The live connection of a table page (htmx-ext-ws does the connecting and the swapping).
 
 // The badge says plainly whether the page is live. The server closes with 44xx codes when the
@@ -43,7 +45,13 @@ export function keepWorkInProgress(root) {
   root.addEventListener("htmx:wsAfterMessage", () => {
     if (!focusedId) return;
     const again = document.getElementById(focusedId);
-    if (again && document.activeElement !== again && !again.disabled) again.focus({ preventScroll: true });
+    if (again && document.activeElement !== again) {
+      // The push may come before the answer to one's own click (which then lands in the replaced
+      // region): a control that is now disabled (an item moved to the top) hands the focus to
+      // the first enabled control of its item, as focus.js does after an htmx swap.
+      if (!again.disabled) again.focus({ preventScroll: true });
+      else focusInItem(again.closest("[data-item]"));
+    }
     focusedId = null;
   });
 }
