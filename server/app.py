@@ -21,7 +21,7 @@ from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.hub import Hub
-from server.web import actions, auth, live, meetings, pages, tables
+from server.web import actions, auth, live, meetings, pages, proposals, tables
 from server.web.errors import HANDLERS, refuse
 from server.web.fragments import PageCache
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
@@ -43,6 +43,7 @@ def routes() -> list[BaseRoute]:
         *tables.ROUTES,
         *meetings.ROUTES,
         *actions.ROUTES,
+        *proposals.ROUTES,
         *live.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

@@ -174,6 +174,31 @@ class Board:
             )
         return self._action
 
+    def proposal(self) -> Any:
+        """A proposal of the chair's organisation, submitted, with one comment by the chair."""
+        from server.db.models import ProposalStatus
+        from server.domain import proposals
+        from server.domain.actions import Actor
+
+        if getattr(self, "_proposal", None) is None:
+            chair = Actor(self.chair.id, Role.chair)
+            text = proposals.parse_text(title="Saldi in una data unica", summary="", body="Il testo.")
+
+            async def bring(session: AsyncSession) -> Any:
+                proposal = await proposals.create_proposal(session, self.table, text, [self.ascom.slug], actor=chair)
+                proposal = await proposals.set_status(
+                    session, self.table, proposal.id, ProposalStatus.submitted, version=1, actor=chair
+                )
+                comment = await proposals.add_comment(session, self.table, proposal.id, "Un commento.", actor=chair)
+                return proposal, comment
+
+            self._proposal, self._comment = self.seed.run(bring)
+        return self._proposal
+
+    def comment(self) -> Any:
+        self.proposal()
+        return self._comment
+
     @property
     def meeting_url(self) -> str:
         return f"/tavoli/{self.table.slug}/sedute/{self.meeting.id}"

@@ -114,3 +114,19 @@ async def test_demo_tables_have_action_items_in_every_state_some_overdue(databas
             assert await count(database, Event, Event.kind == "action.created") == await count(database, ActionItem)
     finally:
         await database.dispose()
+
+
+async def test_demo_tables_have_proposals_in_every_state(database_url):
+    from server.db.models import Endorsement, Proposal, ProposalComment, ProposalStatus, ProposalVersion
+
+    run_demo(database_url)
+    database = Database(database_url)
+    try:
+        async with database.read() as session:
+            statuses = set((await session.scalars(select(Proposal.status))).all())
+        assert statuses == set(ProposalStatus)
+        assert await count(database, Endorsement) > 0
+        assert await count(database, ProposalComment) > 0
+        assert await count(database, ProposalVersion) > await count(database, Proposal, Proposal.status != "draft") - 1
+    finally:
+        await database.dispose()

@@ -44,6 +44,8 @@ def path_values(board):
         "item_id": board.items[0].id,
         "membership_id": board.membership_id(board.member),
         "action_id": board.action().id,
+        "proposal_id": board.proposal().id,
+        "comment_id": board.comment().id,
     }
 
 
@@ -93,6 +95,8 @@ def test_members_and_observers_cannot_change_anything(client, board, seed, email
     for route in table_routes(client.app):
         if "POST" not in route.methods:
             continue
+        if email.startswith("member") and route.required_role in (Role.member, Role.observer, None):
+            continue  # what members may do (endorse, comment, their own action items) is tested where it lives
         token = csrf_of(client.get("/").text)
         response = client.post(
             fill(route.path, values), data={"csrf_token": token, "version": "1"}, follow_redirects=False

@@ -12,10 +12,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import ActionStatus, AgendaItem, AgendaStatus, Meeting, Organisation, Role, Table, User
+from server.db.models import (
+    ActionStatus,
+    AgendaItem,
+    AgendaStatus,
+    Meeting,
+    Organisation,
+    ProposalStatus,
+    Role,
+    Table,
+    User,
+)
 from server.db.session import Database
-from server.demo.data import ACTIONS, ADMIN, DOMAIN, ORGANISATIONS, PEOPLE, TABLES, DemoMeeting, DemoTable
-from server.domain import accounts, actions, agenda, meetings, tables
+from server.demo.data import ACTIONS, ADMIN, DOMAIN, ORGANISATIONS, PEOPLE, PROPOSALS, TABLES, DemoMeeting, DemoTable
+from server.domain import accounts, actions, agenda, meetings, proposals, tables
 from server.i18n import TIMEZONE
 
 
@@ -110,6 +120,59 @@ async def _table(
     for demo_meeting in demo.meetings:
         await _meeting(session, table, demo, demo_meeting, organisations, people, today)
     await _actions(session, table, demo, people, today)
+    await _proposals(session, table, demo, organisations, people)
+
+
+async def _proposals(
+    session: AsyncSession,
+    table: Table,
+    demo: DemoTable,
+    organisations: dict[str, Organisation],
+    people: dict[str, User],
+) -> None:
+    """The table's proposals, moved along their path by their authors and the chair."""
+    chair = actions.Actor(people[demo.chair].id, Role.chair)
+    for demo_proposal in PROPOSALS.get(demo.slug, []):
+        author = actions.Actor(people[demo_proposal.by].id, Role.member)
+        slugs = [PEOPLE[demo_proposal.by][1], *demo_proposal.also_by]
+        text = proposals.parse_text(title=demo_proposal.title, summary=demo_proposal.summary, body=demo_proposal.body)
+        proposal = await proposals.create_proposal(
+            session, table, text, [organisations[key].slug for key in slugs], actor=author
+        )
+        if demo_proposal.revised_body:
+            proposal = await proposals.update_draft(
+                session, table, proposal.id, text, version=proposal.version, actor=author, save_version=True
+            )
+            revised = proposals.ProposalText(text.title, text.summary, demo_proposal.revised_body)
+            proposal = await proposals.update_draft(
+                session, table, proposal.id, revised, version=proposal.version, actor=author
+            )
+        path = {
+            "submitted": ["submitted"],
+            "under_discussion": ["submitted", "under_discussion"],
+            "approved": ["submitted", "under_discussion", "approved"],
+            "rejected": ["submitted", "under_discussion", "rejected"],
+            "withdrawn": ["withdrawn"],
+        }
+        for status in path.get(demo_proposal.status, []):
+            who = author if status in ("submitted", "withdrawn") else chair
+            outcome = demo_proposal.outcome if status in ("approved", "rejected") else ""
+            proposal = await proposals.set_status(
+                session,
+                table,
+                proposal.id,
+                ProposalStatus(status),
+                version=proposal.version,
+                actor=who,
+                outcome=outcome,
+            )
+            if status == "submitted":  # before the table: organisations endorse it and members comment
+                for local in demo_proposal.endorsed_by:
+                    endorser = actions.Actor(people[local].id, Role.member)
+                    await proposals.endorse(session, table, proposal.id, actor=endorser)
+                for local, comment in demo_proposal.comments:
+                    commenter = actions.Actor(people[local].id, Role.chair if local == demo.chair else Role.member)
+                    await proposals.add_comment(session, table, proposal.id, comment, actor=commenter)
 
 
 async def _actions(

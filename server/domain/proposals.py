@@ -111,7 +111,7 @@ async def authors_of(session: AsyncSession, proposal_id: int) -> list[Organisati
     )
 
 
-async def _is_author(session: AsyncSession, table: Table, proposal: Proposal, actor: Actor) -> bool:
+async def is_author(session: AsyncSession, table: Table, proposal: Proposal, actor: Actor) -> bool:
     """Whether the actor sits on the table for one of the proposal's co-authoring organisations."""
     seat = await _seat(session, table, actor.user_id)
     if seat is None or seat.organisation_id is None or seat.role is Role.observer:
@@ -208,7 +208,7 @@ async def update_draft(
     """
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
-    if not await _is_author(session, table, proposal, actor):
+    if not await is_author(session, table, proposal, actor):
         raise Forbidden(_("Only members of a co-authoring organisation can edit this proposal."))
     if proposal.status is not ProposalStatus.draft:
         raise Invalid({"status": _("Only a draft can be edited.")})
@@ -280,11 +280,11 @@ async def set_status(
     if proposal.status is status:
         return proposal
     is_chair = actor.role is Role.chair
-    is_author = await _is_author(session, table, proposal, actor)
+    authoring = await is_author(session, table, proposal, actor)
     allowed: set[ProposalStatus] = set()
     if is_chair:
         allowed |= CHAIR_MOVES.get(proposal.status, frozenset())
-    if is_author:
+    if authoring:
         allowed |= AUTHOR_MOVES.get(proposal.status, frozenset())
     legal = status in CHAIR_MOVES.get(proposal.status, frozenset()) | AUTHOR_MOVES.get(proposal.status, frozenset())
     if not legal:
@@ -604,3 +604,22 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
         if op in ("insert", "replace"):
             pieces.append(("added", "".join(b[j1:j2])))
     return pieces
+
+
+async def open_proposals(session: AsyncSession, table_id: int) -> list[tuple[Proposal, list[str], int]]:
+    """The proposals still in progress, newest first, with their authors' names and endorsements."""
+    found = (
+        await session.scalars(
+            select(Proposal)
+            .where(Proposal.table_id == table_id, Proposal.status.not_in(CLOSED))
+            .order_by(Proposal.created_at.desc(), Proposal.id.desc())
+        )
+    ).all()
+    result = []
+    for proposal in found:
+        authors = [o.name for o in await authors_of(session, proposal.id)]
+        endorsed = await session.scalar(
+            select(func.count()).select_from(Endorsement).where(Endorsement.proposal_id == proposal.id)
+        )
+        result.append((proposal, authors, int(endorsed or 0)))
+    return result

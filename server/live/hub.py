@@ -52,6 +52,7 @@ AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
     "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE),
     "table.": (f.ABOUT, f.RECENT),
     "action.": (f.ACTIONS, f.RECENT),
+    "proposal.": (f.PROPOSALS, f.RECENT),
 }
 
 

@@ -26,6 +26,7 @@ from server.domain import audit
 from server.domain.actions import open_actions, today
 from server.domain.agenda import agenda_of
 from server.domain.meetings import attendance_of, get_meeting, meetings_of
+from server.domain.proposals import open_proposals
 from server.domain.tables import members_of, organisations
 from server.web.views import View
 
@@ -96,16 +97,21 @@ async def _actions(session: AsyncSession, table: Table, _meeting_id: int | None)
     return {"table": table, "actions": await open_actions(session, table.id), "today": today()}
 
 
+async def _proposals(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+    return {"table": table, "open_proposals": await open_proposals(session, table.id)}
+
+
 ABOUT = Fragment("about", "tables/_about.html", _about)
 MEMBERS = Fragment("members", "tables/_members.html", _members)
 MEETINGS = Fragment("meetings", "tables/_meetings.html", _meetings)
 RECENT = Fragment("recent-history", "tables/_recent.html", _recent)
 ACTIONS = Fragment("actions", "actions/_open.html", _actions)
+PROPOSALS = Fragment("proposals", "proposals/_open.html", _proposals)
 DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, per_meeting=True)
 AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, per_meeting=True)
 ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, per_meeting=True)
 
-TABLE_PAGE = (ABOUT, MEETINGS, ACTIONS, MEMBERS, RECENT)
+TABLE_PAGE = (ABOUT, MEETINGS, PROPOSALS, ACTIONS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.db.models import ActionStatus, AgendaStatus, Event, Organisation, Role, User
+from server.db.models import ActionStatus, AgendaStatus, Event, Organisation, ProposalStatus, Role, User
 from server.i18n import _
 
 
@@ -36,6 +36,18 @@ def action_status_label(status: ActionStatus | str) -> str:
         ActionStatus.cancelled: _("Cancelled"),
     }
     return labels[ActionStatus(status)]
+
+
+def proposal_status_label(status: ProposalStatus | str) -> str:
+    labels = {
+        ProposalStatus.draft: _("Draft"),
+        ProposalStatus.submitted: _("Submitted"),
+        ProposalStatus.under_discussion: _("Under discussion"),
+        ProposalStatus.approved: _("Approved"),
+        ProposalStatus.rejected: _("Rejected"),
+        ProposalStatus.withdrawn: _("Withdrawn"),
+    }
+    return labels[ProposalStatus(status)]
 
 
 def action_status_options() -> list[tuple[str, str]]:
@@ -88,9 +100,21 @@ def describe_event(event: Event) -> str:
         "action.created": _("recorded the action item «{title}»"),
         "action.updated": _("changed the action item «{title}»"),
         "action.note_added": _("added a progress note to «{title}»"),
+        "proposal.created": _("drafted the proposal «{title}»"),
+        "proposal.updated": _("changed the draft of «{title}»"),
+        "proposal.version_saved": _("kept version {number} of «{title}»"),
+        "proposal.endorsed": _("endorsed «{title}» on behalf of their organisation"),
+        "proposal.endorsement_withdrawn": _("withdrew their organisation's endorsement of «{title}»"),
+        "proposal.commented": _("commented on «{title}»"),
+        "proposal.comment_edited": _("edited a comment"),
+        "proposal.comment_hidden": _("hid a comment"),
+        "proposal.linked": _("linked «{title}» to the agenda"),
     }
     if event.kind == "agenda.item_status":
         return _status_change(p).format(**p)
+    if event.kind == "proposal.status":
+        p["status"] = proposal_status_label(p.get("status", "draft"))
+        return _("moved the proposal «{title}» to {status}").format(**p)
     if event.kind == "action.status":
         p["status"] = action_status_label(p.get("status", "open"))
         return _("set the action item «{title}» to {status}").format(**p)

@@ -46,6 +46,7 @@ def make_environment() -> jinja2.Environment:
         action_status_label=labels.action_status_label,
         action_status_options=labels.action_status_options,
         action_moves=labels.action_moves,
+        proposal_status_label=labels.proposal_status_label,
     )
     return env
 

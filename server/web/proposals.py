@@ -1,0 +1,364 @@
+"""A table's proposals: the list, one proposal's page (text, versions, endorsements, comments), the forms.
+
+Every action is a plain form answered with a redirect, or with the page and the error beside the
+field; the domain decides who may do what (co-authors, the chair, members with an organisation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.db.models import Event, Organisation, Proposal, ProposalStatus, Role
+from server.db.session import Database
+from server.domain import proposals
+from server.domain.actions import Actor
+from server.domain.errors import Forbidden, Invalid, Stale
+from server.domain.tables import members_of
+from server.i18n import _
+from server.web.access import TableAccess, TableRoute
+from server.web.forms import new_client_key, number, redirect, render, text
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
+
+
+def _proposal_id(request: Request) -> int:
+    return int(request.path_params["proposal_id"])
+
+
+def _url(access: TableAccess, proposal_id: int | None = None) -> str:
+    base = f"/tavoli/{access.table.slug}/proposte"
+    return base if proposal_id is None else f"{base}/{proposal_id}"
+
+
+def _actor(access: TableAccess) -> Actor:
+    assert access.viewer.user_id is not None
+    return Actor(access.viewer.user_id, access.role)
+
+
+async def _table_organisations(request: Request, access: TableAccess) -> list[Organisation]:
+    """The organisations represented on the table: who may co-author a proposal."""
+    async with _db(request).read() as session:
+        seats = await members_of(session, access.table.id)
+    return [seat.organisation for seat in seats if seat.organisation is not None]
+
+
+# --- the list -------------------------------------------------------------------------------------
+
+
+async def list_page(request: Request, access: TableAccess) -> Response:
+    async with _db(request).read() as session:
+        found = list(
+            (
+                await session.scalars(
+                    select(Proposal).where(Proposal.table_id == access.table.id).order_by(Proposal.created_at.desc())
+                )
+            ).all()
+        )
+        authors = {p.id: await proposals.authors_of(session, p.id) for p in found}
+    context = {"table": access.table, "view": access.view, "proposals": found, "authors": authors}
+    return render(request, "proposals/list.html", context)
+
+
+# --- creating and editing -------------------------------------------------------------------------
+
+
+def _typed(form: FormData) -> dict[str, Any]:
+    return {
+        "title": text(form, "title", 600),
+        "summary": text(form, "summary", 4_000),
+        "body": text(form, "body", 400_000),
+        "authors": [str(a) for a in form.getlist("authors")][:50],
+        "client_key": text(form, "client_key", 40),
+    }
+
+
+def _parse(typed: dict[str, Any]) -> proposals.ProposalText:
+    return proposals.parse_text(title=typed["title"], summary=typed["summary"], body=typed["body"])
+
+
+async def _form(
+    request: Request,
+    access: TableAccess,
+    form: dict[str, Any],
+    *,
+    proposal: Proposal | None = None,
+    current: Proposal | None = None,
+    status: int = 200,
+) -> Response:
+    context = {
+        "table": access.table,
+        "view": access.view,
+        "form": form,
+        "proposal": proposal,
+        "current": current,
+        "organisations": await _table_organisations(request, access),
+    }
+    return render(request, "proposals/form.html", context, status)
+
+
+async def new_proposal(request: Request, access: TableAccess) -> Response:
+    own = access.membership.organisation_id if access.membership else None
+    organisations = await _table_organisations(request, access)
+    mine = [o.slug for o in organisations if o.id == own]
+    form = {"title": "", "summary": "", "body": "", "authors": mine, "client_key": new_client_key()}
+    return await _form(request, access, form)
+
+
+async def create_proposal(request: Request, access: TableAccess) -> Response:
+    typed = _typed(await request.form())
+    try:
+        errors = {} if typed["authors"] else {"authors": _("Choose at least one co-authoring organisation.")}
+        try:
+            text_values = _parse(typed)
+        except Invalid as exc:
+            raise Invalid({**exc.errors, **errors}) from None
+        if errors:
+            raise Invalid(errors)
+        async with _db(request).transaction() as session:
+            proposal = await proposals.create_proposal(
+                session,
+                access.table,
+                text_values,
+                typed["authors"],
+                actor=_actor(access),
+                client_key=typed["client_key"] or None,
+            )
+    except Invalid as exc:
+        return await _form(request, access, {**typed, "errors": exc.errors}, status=422)
+    return redirect(_url(access, proposal.id))
+
+
+async def edit_proposal(request: Request, access: TableAccess) -> Response:
+    async with _db(request).read() as session:
+        proposal = await proposals.get_proposal(session, access.table.id, _proposal_id(request))
+        if not await proposals.is_author(session, access.table, proposal, _actor(access)):
+            raise Forbidden(_("Only members of a co-authoring organisation can edit this proposal."))
+    form = {"title": proposal.title, "summary": proposal.summary, "body": proposal.body, "version": proposal.version}
+    return await _form(request, access, form, proposal=proposal)
+
+
+async def update_proposal(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    typed: dict[str, Any] = {**_typed(form), "version": number(form, "version")}
+    async with _db(request).read() as session:
+        proposal = await proposals.get_proposal(session, access.table.id, _proposal_id(request))
+    try:
+        text_values = _parse(typed)
+        async with _db(request).transaction() as session:
+            await proposals.update_draft(
+                session,
+                access.table,
+                proposal.id,
+                text_values,
+                version=typed["version"],
+                actor=_actor(access),
+                save_version=form.get("save_version") == "on",
+            )
+    except Invalid as exc:
+        return await _form(request, access, {**typed, "errors": exc.errors}, proposal=proposal, status=422)
+    except Stale as exc:
+        current = exc.current
+        assert isinstance(current, Proposal)
+        return await _form(
+            request,
+            access,
+            {**typed, "version": current.version, "stale": str(exc)},
+            proposal=proposal,
+            current=current,
+            status=409,
+        )
+    return redirect(_url(access, proposal.id))
+
+
+# --- the proposal's page --------------------------------------------------------------------------
+
+
+async def _context(request: Request, access: TableAccess, proposal_id: int) -> dict[str, Any]:
+    async with _db(request).read() as session:
+        proposal = await proposals.get_proposal(session, access.table.id, proposal_id)
+        versions = await proposals.versions_of(session, proposal.id)
+        events = [
+            e
+            for e in (
+                await session.scalars(
+                    select(Event)
+                    .options(joinedload(Event.actor))
+                    .where(Event.table_id == access.table.id, Event.kind.startswith("proposal."))
+                    .order_by(Event.seq.desc())
+                )
+            ).all()
+            if e.payload.get("proposal_id") == proposal.id
+        ]
+        context: dict[str, Any] = {
+            "table": access.table,
+            "view": access.view,
+            "proposal": proposal,
+            "authors": await proposals.authors_of(session, proposal.id),
+            "versions": versions,
+            "endorsements": await proposals.endorsements_of(session, proposal.id),
+            "threads": await proposals.comments_of(session, proposal.id),
+            "events": events,
+        }
+    membership = access.membership
+    own = membership.organisation_id if membership and membership.role is not Role.observer else None
+    context.update(
+        is_author=own is not None and own in {o.id for o in context["authors"]},
+        own_organisation=own,
+        endorsed=own is not None and own in {e.organisation_id for e in context["endorsements"]},
+        may_comment=access.role is not None and access.role is not Role.observer,
+        comment_form={"client_key": new_client_key()},
+        message=None,
+        diff=None,
+    )
+    return context
+
+
+def _diff(request: Request, versions: list[Any]) -> dict[str, Any] | None:
+    """The comparison asked for in the query string (?da=1&a=2), between two numbered versions."""
+    first, second = request.query_params.get("da"), request.query_params.get("a")
+    if first is None and second is None:
+        return None
+    numbers = {str(v.number): v for v in versions}
+    if first not in numbers or second not in numbers:
+        raise HTTPException(400, _("Choose two versions of this proposal to compare."))
+    old, new = numbers[first], numbers[second]
+    return {
+        "old": old,
+        "new": new,
+        "title": proposals.word_diff(old.title, new.title),
+        "summary": proposals.word_diff(old.summary, new.summary),
+        "body": proposals.word_diff(old.body, new.body),
+    }
+
+
+async def proposal_page(request: Request, access: TableAccess) -> Response:
+    context = await _context(request, access, _proposal_id(request))
+    context["diff"] = _diff(request, context["versions"])
+    return render(request, "proposals/proposal.html", context)
+
+
+async def _page_with(request: Request, access: TableAccess, status: int, **extra: Any) -> Response:
+    context = await _context(request, access, _proposal_id(request))
+    return render(request, "proposals/proposal.html", {**context, **extra}, status)
+
+
+async def set_status(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    try:
+        status = ProposalStatus(text(form, "status", 30))
+    except ValueError:
+        return await _page_with(request, access, 422, message=_("This status does not exist."))
+    outcome = text(form, "outcome", 40_000)
+    try:
+        async with _db(request).transaction() as session:
+            await proposals.set_status(
+                session,
+                access.table,
+                _proposal_id(request),
+                status,
+                version=number(form, "version"),
+                actor=_actor(access),
+                outcome=outcome,
+            )
+    except Invalid as exc:
+        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()), outcome_typed=outcome)
+    except Stale as exc:
+        message = str(exc) + " " + _("This is the proposal as it is now: check it and try again.")
+        return await _page_with(request, access, 409, message=message)
+    return redirect(_url(access, _proposal_id(request)))
+
+
+async def endorse(request: Request, access: TableAccess) -> Response:
+    try:
+        async with _db(request).transaction() as session:
+            await proposals.endorse(session, access.table, _proposal_id(request), actor=_actor(access))
+    except Invalid as exc:
+        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()))
+    return redirect(_url(access, _proposal_id(request)) + "#endorsements")
+
+
+async def withdraw_endorsement(request: Request, access: TableAccess) -> Response:
+    async with _db(request).transaction() as session:
+        await proposals.withdraw_endorsement(session, access.table, _proposal_id(request), actor=_actor(access))
+    return redirect(_url(access, _proposal_id(request)) + "#endorsements")
+
+
+async def add_comment(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    body, key, parent = text(form, "comment", 20_000), text(form, "client_key", 40), text(form, "parent", 20)
+    if parent and not parent.isdigit():
+        raise HTTPException(400, _("The request could not be understood."))
+    try:
+        async with _db(request).transaction() as session:
+            comment = await proposals.add_comment(
+                session,
+                access.table,
+                _proposal_id(request),
+                body,
+                actor=_actor(access),
+                parent_id=int(parent) if parent else None,
+                client_key=key or None,
+            )
+    except Invalid as exc:
+        form_state = {"comment": body, "client_key": key, "errors": exc.errors}
+        return await _page_with(request, access, 422, comment_form=form_state)
+    return redirect(_url(access, _proposal_id(request)) + f"#comment-{comment.id}")
+
+
+async def edit_comment(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    comment_id = int(request.path_params["comment_id"])
+    try:
+        async with _db(request).transaction() as session:
+            await proposals.edit_comment(
+                session,
+                access.table,
+                _proposal_id(request),
+                comment_id,
+                text(form, "comment", 20_000),
+                actor=_actor(access),
+            )
+    except Invalid as exc:
+        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()))
+    return redirect(_url(access, _proposal_id(request)) + f"#comment-{comment_id}")
+
+
+async def hide_comment(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    comment_id = int(request.path_params["comment_id"])
+    try:
+        async with _db(request).transaction() as session:
+            reason = text(form, "reason", 600)
+            await proposals.hide_comment(
+                session, access.table, _proposal_id(request), comment_id, reason, actor=_actor(access)
+            )
+    except Invalid as exc:
+        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()))
+    return redirect(_url(access, _proposal_id(request)) + f"#comment-{comment_id}")
+
+
+_PROPOSAL = "/tavoli/{slug}/proposte/{proposal_id:int}"
+_COMMENT = _PROPOSAL + "/commenti/{comment_id:int}"
+ROUTES = [
+    TableRoute("/tavoli/{slug}/proposte", list_page, role=Role.observer, name="proposals"),
+    TableRoute("/tavoli/{slug}/proposte", create_proposal, role=Role.member, methods=["POST"], name="create_proposal"),
+    TableRoute("/tavoli/{slug}/proposte/nuova", new_proposal, role=Role.member),
+    TableRoute(_PROPOSAL, proposal_page, role=Role.observer),
+    TableRoute(_PROPOSAL, update_proposal, role=Role.member, methods=["POST"], name="update_proposal"),
+    TableRoute(_PROPOSAL + "/modifica", edit_proposal, role=Role.member),
+    TableRoute(_PROPOSAL + "/stato", set_status, role=Role.member, methods=["POST"], name="set_proposal_status"),
+    TableRoute(_PROPOSAL + "/sostegno", endorse, role=Role.member, methods=["POST"]),
+    TableRoute(_PROPOSAL + "/sostegno/ritira", withdraw_endorsement, role=Role.member, methods=["POST"]),
+    TableRoute(_PROPOSAL + "/commenti", add_comment, role=Role.member, methods=["POST"], name="add_proposal_comment"),
+    TableRoute(_COMMENT, edit_comment, role=Role.member, methods=["POST"], name="edit_proposal_comment"),
+    TableRoute(_COMMENT + "/nascondi", hide_comment, role=Role.chair, methods=["POST"]),
+]
