@@ -30,6 +30,7 @@ from server.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 PURGE_INTERVAL_SECONDS = 3600
+SHUTDOWN_GRACE_SECONDS = 10
 # A table socket only ever receives keepalives: anything bigger than this is not one (1009).
 TABLE_SOCKET_MESSAGE_LIMIT = 1024
 
@@ -69,13 +70,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # scans, which otherwise add milliseconds to the pushes that happen to trigger one.
         gc.collect()
         gc.freeze()
-        purger = asyncio.create_task(_purge_periodically(database, settings))
+        stopping = asyncio.Event()
+        purger = asyncio.create_task(_purge_periodically(database, settings, stopping))
         try:
             yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            # Let a purge in flight finish rather than cancel it: a database call cancelled midway
+            # would answer from its driver thread after the loop has closed.
+            stopping.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(purger, SHUTDOWN_GRACE_SECONDS)
             await hub.stop()
             await database.dispose()
 
@@ -97,13 +101,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-async def _purge_periodically(database: Database, settings: Settings) -> None:
-    """Delete expired sessions and old login attempts, hourly; several instances may all do it."""
+async def _purge_periodically(database: Database, settings: Settings, stopping: asyncio.Event) -> None:
+    """Delete expired sessions and old login attempts, hourly, until `stopping` is set.
+
+    Several instances may all do it.
+    """
     keep = timedelta(days=1, minutes=settings.login_window_minutes)
-    while True:
+    while not stopping.is_set():
         try:
             async with database.transaction() as session:
                 await purge_expired(session, keep_attempts=keep)
         except Exception:  # a database hiccup must not kill the task; the next round retries
             log.exception("could not purge expired sessions")
-        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), PURGE_INTERVAL_SECONDS)

@@ -41,6 +41,7 @@ from server.web.views import View
 log = logging.getLogger(__name__)
 
 SESSION_SWEEP_SECONDS = 30.0
+WORKER_GRACE_SECONDS = 2.0
 PRESENCE_TEMPLATE = "tables/_presence.html"
 
 # What each kind of change touches. Per-meeting fragments follow the note's meeting, or every
@@ -109,7 +110,12 @@ class Hub:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):  # the broker may be gone already
             await self.broker.publish(wire.encode(wire.Present(self.instance, {}, full=True)))
-        for task in [*self._tasks, *self._workers.values()]:
+        for task in self._tasks:
+            task.cancel()
+        # A push being rendered is reading the database: let it end rather than cancel it midway.
+        if self._workers:
+            await asyncio.wait(list(self._workers.values()), timeout=WORKER_GRACE_SECONDS)
+        for task in self._workers.values():
             task.cancel()
         for connection in self.all_connections():
             connection.close(RECONNECT)  # clients come back to another instance, or to this one restarted
