@@ -154,3 +154,69 @@ def test_another_tables_proposal_is_not_found(client, board, path):
     proposal = board.proposal()
     login(client, "other.chair@example.org")
     assert client.get(f"/tavoli/{board.other.slug}/proposte/{proposal.id}{path}").status_code == 404
+
+
+def test_the_secretary_links_the_agenda_item_where_it_is_discussed(client, board):
+    proposal = board.proposal()
+    login(client, "secretary@example.org")
+    page = client.get(url(board, proposal.id)).text
+    assert f'<option value="{board.items[1].id}">' in page
+    assert post(client, f"{url(board, proposal.id)}/punti", {"item": str(board.items[1].id)}).status_code == 303
+    assert post(client, f"{url(board, proposal.id)}/punti", {"item": str(board.other_item.id)}).status_code == 404
+    assert post(client, f"{url(board, proposal.id)}/punti", {"item": "x"}).status_code == 422
+    page = client.get(url(board, proposal.id)).text
+    assert f"#item-{board.items[1].id}" in page
+    assert len(board.events("proposal.linked")) == 1
+    login(client, "member@example.org")
+    assert post(client, f"{url(board, proposal.id)}/punti", {"item": str(board.items[0].id)}).status_code == 403
+
+
+def test_authors_edit_their_comment_from_the_page(client, board):
+    proposal = board.proposal()
+    login(client, "member@example.org")
+    assert post(client, f"{url(board, proposal.id)}/commenti", {"comment": "Primo pensiero."}).status_code == 303
+    page = client.get(url(board, proposal.id)).text
+    comment_id = int(re.findall(r'action="[^"]+/commenti/(\d+)"', page)[-1])
+    edited = post(client, f"{url(board, proposal.id)}/commenti/{comment_id}", {"comment": "Pensiero corretto."})
+    assert edited.status_code == 303
+    page = client.get(url(board, proposal.id)).text
+    assert "Pensiero corretto." in page
+    assert "(modificato)" in page
+
+
+def test_an_approved_proposal_becomes_an_action_item_from_its_page(client, board, seed):
+    from server.db.models import ActionItem, Role
+    from server.domain import proposals
+    from server.domain.actions import Actor
+
+    proposal = board.proposal()
+    chair = Actor(board.chair.id, Role.chair)
+
+    async def approve(session):
+        moved = await proposals.set_status(
+            session, board.table, proposal.id, ProposalStatus.under_discussion, version=2, actor=chair
+        )
+        return await proposals.set_status(
+            session,
+            board.table,
+            proposal.id,
+            ProposalStatus.approved,
+            version=moved.version,
+            actor=chair,
+            outcome="Sì.",
+        )
+
+    seed.run(approve)
+    login(client, "secretary@example.org")
+    assert f"/azioni/nuova?proposta={proposal.id}" in client.get(url(board, proposal.id)).text
+    form = client.get(f"/tavoli/{board.table.slug}/azioni/nuova?proposta={proposal.id}").text
+    assert f'name="proposal" value="{proposal.id}"' in form
+    data = {"title": "Lettera alla Regione", "description": "", "owner": "", "due_on": "", "proposal": str(proposal.id)}
+    created = post(client, f"/tavoli/{board.table.slug}/azioni", data)
+    assert created.status_code == 303
+    action_id = int(created.headers["location"].rsplit("/", 1)[1])
+    assert board.current(ActionItem, action_id).origin_proposal_id == proposal.id
+    assert "Saldi in una data unica" in client.get(created.headers["location"]).text
+    # A proposal that is not approved carries out nothing.
+    other = {**data, "proposal": str(proposal.id + 1000)}
+    assert post(client, f"/tavoli/{board.table.slug}/azioni", other).status_code == 404

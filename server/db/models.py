@@ -279,6 +279,7 @@ class ActionItem(Versioned, Base):
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="raise")
     organisation: Mapped[Organisation | None] = relationship(lazy="raise")
     origin_item: Mapped[AgendaItem | None] = relationship(lazy="raise")
+    origin_proposal: Mapped[Proposal | None] = relationship(lazy="raise")
 
 
 class ActionNote(Base):

@@ -127,6 +127,7 @@ async def get_action(session: AsyncSession, table_id: int, action_id: int) -> Ac
             joinedload(ActionItem.owner),
             joinedload(ActionItem.organisation),
             joinedload(ActionItem.origin_item),
+            joinedload(ActionItem.origin_proposal),
         )
         .where(ActionItem.id == action_id, ActionItem.table_id == table_id)
     )

@@ -19,7 +19,9 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import (
     ActionItem,
+    AgendaItem,
     Endorsement,
+    Meeting,
     Membership,
     Organisation,
     Proposal,
@@ -623,3 +625,27 @@ async def open_proposals(session: AsyncSession, table_id: int) -> list[tuple[Pro
         )
         result.append((proposal, authors, int(endorsed or 0)))
     return result
+
+
+async def links_of(session: AsyncSession, proposal_id: int) -> list[tuple[AgendaItem, Meeting]]:
+    """The agenda items where the proposal was discussed, with their meetings, oldest first."""
+    rows = await session.execute(
+        select(AgendaItem, Meeting)
+        .join(ProposalLink, ProposalLink.item_id == AgendaItem.id)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(ProposalLink.proposal_id == proposal_id)
+        .order_by(Meeting.starts_at, AgendaItem.position)
+    )
+    return [(item, meeting) for item, meeting in rows.all()]
+
+
+async def linkable_items(session: AsyncSession, table_id: int, limit: int = 60) -> list[tuple[AgendaItem, Meeting]]:
+    """Agenda items of the table's meetings, the latest meetings first: where a proposal may be discussed."""
+    rows = await session.execute(
+        select(AgendaItem, Meeting)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(Meeting.table_id == table_id, AgendaItem.removed_at.is_(None))
+        .order_by(Meeting.starts_at.desc(), AgendaItem.position)
+        .limit(limit)
+    )
+    return [(item, meeting) for item, meeting in rows.all()]

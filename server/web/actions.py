@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from server.db.models import ActionItem, ActionStatus, Event, Organisation, Role
 from server.db.session import Database
-from server.domain import actions
+from server.domain import actions, proposals
 from server.domain.errors import Invalid, Stale
 from server.domain.tables import organisations
 from server.i18n import _
@@ -144,6 +144,7 @@ def _typed(form: FormData) -> dict[str, str]:
         "due_on": text(form, "due_on", 40),
         "client_key": text(form, "client_key", 40),
         "origin": text(form, "origin", 20),
+        "proposal": text(form, "proposal", 20),
     }
 
 
@@ -177,27 +178,46 @@ async def _form(
 
 async def new_action(request: Request, access: TableAccess) -> Response:
     origin = request.query_params.get("punto", "")
-    if origin and not origin.isdigit():
+    proposal = request.query_params.get("proposta", "")
+    if (origin and not origin.isdigit()) or (proposal and not proposal.isdigit()):
         raise HTTPException(400, _("The request could not be understood."))
-    form = {"title": "", "description": "", "owner": "", "due_on": "", "origin": origin, "client_key": new_client_key()}
+    form = {
+        "title": "",
+        "description": "",
+        "owner": "",
+        "due_on": "",
+        "origin": origin,
+        "proposal": proposal,
+        "client_key": new_client_key(),
+    }
     return await _form(request, access, form)
 
 
 async def create_action(request: Request, access: TableAccess) -> Response:
     typed = _typed(await request.form())
-    if typed["origin"] and not typed["origin"].isdigit():
+    if any(typed[name] and not typed[name].isdigit() for name in ("origin", "proposal")):
         raise HTTPException(400, _("The request could not be understood."))
     try:
         values = _parse(typed)
         async with _db(request).transaction() as session:
-            action = await actions.create_action(
-                session,
-                access.table,
-                values,
-                actor_id=access.viewer.user_id,
-                origin_item_id=int(typed["origin"]) if typed["origin"] else None,
-                client_key=typed["client_key"] or None,
-            )
+            if typed["proposal"]:  # carrying out an approved proposal
+                action = await proposals.action_from(
+                    session,
+                    access.table,
+                    int(typed["proposal"]),
+                    values,
+                    actor=_actor(access),
+                    client_key=typed["client_key"] or None,
+                )
+            else:
+                action = await actions.create_action(
+                    session,
+                    access.table,
+                    values,
+                    actor_id=access.viewer.user_id,
+                    origin_item_id=int(typed["origin"]) if typed["origin"] else None,
+                    client_key=typed["client_key"] or None,
+                )
     except Invalid as exc:
         return await _form(request, access, {**typed, "errors": exc.errors}, status=422)
     return redirect(_url(access, action.id))

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from server.db.models import Event, Organisation, Proposal, ProposalStatus, Role
 from server.db.session import Database
+from server.db.types import utcnow
 from server.domain import proposals
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, Stale
@@ -207,6 +208,8 @@ async def _context(request: Request, access: TableAccess, proposal_id: int) -> d
             "endorsements": await proposals.endorsements_of(session, proposal.id),
             "threads": await proposals.comments_of(session, proposal.id),
             "events": events,
+            "links": await proposals.links_of(session, proposal.id),
+            "linkable": await proposals.linkable_items(session, access.table.id) if access.view.runs_meetings else [],
         }
     membership = access.membership
     own = membership.organisation_id if membership and membership.role is not Role.observer else None
@@ -216,6 +219,7 @@ async def _context(request: Request, access: TableAccess, proposal_id: int) -> d
         endorsed=own is not None and own in {e.organisation_id for e in context["endorsements"]},
         may_comment=access.role is not None and access.role is not Role.observer,
         comment_form={"client_key": new_client_key()},
+        edit_cutoff=utcnow() - proposals.COMMENT_EDIT_WINDOW,
         message=None,
         diff=None,
     )
@@ -346,6 +350,16 @@ async def hide_comment(request: Request, access: TableAccess) -> Response:
     return redirect(_url(access, _proposal_id(request)) + f"#comment-{comment_id}")
 
 
+async def link_item(request: Request, access: TableAccess) -> Response:
+    form = await request.form()
+    item = text(form, "item", 20)
+    if not item.isdigit():
+        return await _page_with(request, access, 422, message=_("Choose the agenda item."))
+    async with _db(request).transaction() as session:
+        await proposals.link_item(session, access.table, _proposal_id(request), int(item), actor=_actor(access))
+    return redirect(_url(access, _proposal_id(request)) + "#links")
+
+
 _PROPOSAL = "/tavoli/{slug}/proposte/{proposal_id:int}"
 _COMMENT = _PROPOSAL + "/commenti/{comment_id:int}"
 ROUTES = [
@@ -361,4 +375,5 @@ ROUTES = [
     TableRoute(_PROPOSAL + "/commenti", add_comment, role=Role.member, methods=["POST"], name="add_proposal_comment"),
     TableRoute(_COMMENT, edit_comment, role=Role.member, methods=["POST"], name="edit_proposal_comment"),
     TableRoute(_COMMENT + "/nascondi", hide_comment, role=Role.chair, methods=["POST"]),
+    TableRoute(_PROPOSAL + "/punti", link_item, role=Role.secretary, methods=["POST"], name="link_proposal_item"),
 ]
