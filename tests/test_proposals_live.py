@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx2 as httpx
 from sqlalchemy import select
 
 from server.db.models import Endorsement
-from tests.live_support import Browser, message_with, next_message
+from tests.live_support import Browser, crowd, message_with, next_message
 
 
 async def test_an_endorsement_and_a_comment_reach_another_members_page(live_server, live_board):
@@ -36,12 +33,9 @@ async def test_fifty_identical_endorsements_from_concurrent_clients_leave_one_ro
     proposal = live_board.proposal()
     member = await Browser(live_server.url).log_in("member@example.org")
     path = f"/tavoli/{live_board.table.slug}/proposte/{proposal.id}/sostegno"
-    headers = {"X-CSRF-Token": member.csrf, "Origin": live_server.url}
-    clients = [httpx.AsyncClient(base_url=live_server.url, cookies=member.http.cookies) for _ in range(50)]
     try:
-        answers = await asyncio.gather(*(c.post(path, headers=headers) for c in clients))
+        answers = await crowd(member, path, {})
     finally:
-        await asyncio.gather(*(c.aclose() for c in clients))
         await member.close()
     assert {a.status_code for a in answers} == {303}
     rows = live_seed.run(lambda s: s.scalars(select(Endorsement).where(Endorsement.proposal_id == proposal.id)))

@@ -206,12 +206,15 @@ def test_an_approved_proposal_becomes_an_action_item_from_its_page(client, board
             outcome="Sì.",
         )
 
-    seed.run(approve)
     login(client, "secretary@example.org")
+    data = {"title": "Lettera alla Regione", "description": "", "owner": "", "due_on": "", "proposal": str(proposal.id)}
+    not_yet = post(client, f"/tavoli/{board.table.slug}/azioni", data)
+    assert not_yet.status_code == 422, "a proposal still under way carries out nothing"
+    assert client.get(f"/tavoli/{board.table.slug}/azioni/nuova?proposta=uno").status_code == 400
+    seed.run(approve)
     assert f"/azioni/nuova?proposta={proposal.id}" in client.get(url(board, proposal.id)).text
     form = client.get(f"/tavoli/{board.table.slug}/azioni/nuova?proposta={proposal.id}").text
     assert f'name="proposal" value="{proposal.id}"' in form
-    data = {"title": "Lettera alla Regione", "description": "", "owner": "", "due_on": "", "proposal": str(proposal.id)}
     created = post(client, f"/tavoli/{board.table.slug}/azioni", data)
     assert created.status_code == 303
     action_id = int(created.headers["location"].rsplit("/", 1)[1])

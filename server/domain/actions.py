@@ -18,15 +18,15 @@ from server.db.models import (
     ActionItem,
     ActionNote,
     ActionStatus,
-    AgendaItem,
     Meeting,
     Membership,
     Role,
     Table,
 )
 from server.domain import audit
-from server.domain.agenda import DESCRIPTION_LIMIT
+from server.domain.agenda import DESCRIPTION_LIMIT, item_of_table
 from server.domain.errors import Forbidden, Invalid, NotFound, stale
+from server.domain.keys import already_made
 from server.domain.meetings import check_title, lock_table
 from server.i18n import TIMEZONE, _
 
@@ -136,19 +136,6 @@ async def get_action(session: AsyncSession, table_id: int, action_id: int) -> Ac
     return action
 
 
-async def _origin(session: AsyncSession, table: Table, item_id: int | None) -> AgendaItem | None:
-    if item_id is None:
-        return None
-    item = await session.scalar(
-        select(AgendaItem)
-        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .where(AgendaItem.id == item_id, Meeting.table_id == table.id, AgendaItem.removed_at.is_(None))
-    )
-    if item is None:
-        raise NotFound(_("This agenda item does not exist on this table."))
-    return item
-
-
 def _payload(action: ActionItem) -> dict[str, object]:
     return {"action_id": action.id, "title": action.title, "owner_id": action.owner_id}
 
@@ -165,13 +152,10 @@ async def create_action(
     """Record a new action item; the same form submitted twice records it once."""
     await lock_table(session, table.id)
     seat = await _owner_seat(session, table, values.owner_id)
-    origin = await _origin(session, table, origin_item_id)
-    if client_key:
-        existing = await session.scalar(
-            select(ActionItem).where(ActionItem.table_id == table.id, ActionItem.client_key == client_key)
-        )
-        if existing is not None:
-            return existing
+    origin = await item_of_table(session, table, origin_item_id) if origin_item_id is not None else None
+    existing = await already_made(session, ActionItem, ActionItem.table_id == table.id, client_key)
+    if existing is not None:
+        return existing
     action = ActionItem(
         table_id=table.id,
         title=values.title,
@@ -276,12 +260,9 @@ async def add_note(
         raise Invalid({"body": _("Write the note.")})
     if len(body) > NOTE_LIMIT:
         raise Invalid({"body": _("A note can be at most {n} characters long.").format(n=NOTE_LIMIT)})
-    if client_key:
-        existing = await session.scalar(
-            select(ActionNote).where(ActionNote.action_id == action.id, ActionNote.client_key == client_key)
-        )
-        if existing is not None:
-            return existing
+    existing = await already_made(session, ActionNote, ActionNote.action_id == action.id, client_key)
+    if existing is not None:
+        return existing
     note = ActionNote(action_id=action.id, author_id=actor.user_id, body=body, client_key=client_key)
     session.add(note)
     await session.flush()

@@ -12,6 +12,7 @@ from server.db.models import AgendaItem, AgendaStatus, Meeting, Membership, Tabl
 from server.db.types import utcnow
 from server.domain import audit
 from server.domain.errors import Invalid, NotFound, stale
+from server.domain.keys import already_made
 from server.domain.meetings import check_title, get_meeting, lock_table
 from server.i18n import _
 
@@ -85,6 +86,18 @@ async def get_item(session: AsyncSession, meeting: Meeting, item_id: int) -> Age
     return item
 
 
+async def item_of_table(session: AsyncSession, table: Table, item_id: int) -> AgendaItem:
+    """Agenda item `item_id` of any meeting of this table (not removed); another table's is not found."""
+    item = await session.scalar(
+        select(AgendaItem)
+        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+        .where(AgendaItem.id == item_id, Meeting.table_id == table.id, AgendaItem.removed_at.is_(None))
+    )
+    if item is None:
+        raise NotFound(_("This agenda item does not exist on this table."))
+    return item
+
+
 async def _check_presenter(session: AsyncSession, table: Table, presenter_id: int | None) -> None:
     if presenter_id is None:
         return
@@ -112,12 +125,9 @@ async def add_item(
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
     await _check_presenter(session, table, values.presenter_id)
-    if client_key:
-        existing = await session.scalar(
-            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id, AgendaItem.client_key == client_key)
-        )
-        if existing is not None:
-            return existing
+    existing = await already_made(session, AgendaItem, AgendaItem.meeting_id == meeting.id, client_key)
+    if existing is not None:
+        return existing
     last = await session.scalar(
         select(func.max(AgendaItem.position)).where(
             AgendaItem.meeting_id == meeting.id, AgendaItem.removed_at.is_(None)

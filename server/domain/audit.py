@@ -56,3 +56,14 @@ async def history(
     if before_seq is not None:
         query = query.where(Event.seq < before_seq)
     return list((await session.scalars(query)).all())
+
+
+async def history_of(session: AsyncSession, table_id: int, record: str, record_id: int) -> list[Event]:
+    """The events of one record of a table ("action" 7: the events action.* whose action_id is 7), newest first."""
+    events = await session.scalars(
+        select(Event)
+        .options(joinedload(Event.actor))
+        .where(Event.table_id == table_id, Event.kind.startswith(f"{record}."))
+        .order_by(Event.seq.desc())
+    )
+    return [e for e in events.all() if e.payload.get(f"{record}_id") == record_id]

@@ -13,6 +13,7 @@ from server.db.models import Attendance, Meeting, Membership, Organisation, Tabl
 from server.db.types import utcnow
 from server.domain import audit
 from server.domain.errors import Invalid, NotFound, Stale, stale
+from server.domain.keys import already_made
 from server.i18n import TIMEZONE, _
 
 TITLE_LIMIT = 200
@@ -89,12 +90,9 @@ async def create_meeting(
 ) -> Meeting:
     """Convene a meeting. The same form submitted twice (same `client_key`) creates it once."""
     await lock_table(session, table.id)
-    if client_key:
-        existing = await session.scalar(
-            select(Meeting).where(Meeting.table_id == table.id, Meeting.client_key == client_key)
-        )
-        if existing is not None:
-            return existing
+    existing = await already_made(session, Meeting, Meeting.table_id == table.id, client_key)
+    if existing is not None:
+        return existing
     meeting = Meeting(
         table_id=table.id,
         title=values.title,

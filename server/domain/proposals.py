@@ -36,8 +36,9 @@ from server.db.models import (
 from server.db.types import utcnow
 from server.domain import audit
 from server.domain.actions import ActionValues, Actor, create_action
-from server.domain.agenda import DESCRIPTION_LIMIT
+from server.domain.agenda import DESCRIPTION_LIMIT, item_of_table
 from server.domain.errors import Forbidden, Invalid, NotFound, stale
+from server.domain.keys import already_made
 from server.domain.meetings import check_title, lock_table
 from server.i18n import _
 
@@ -154,12 +155,9 @@ async def create_proposal(
     seat = await _seat(session, table, actor.user_id)
     if seat is None or seat.role is Role.observer or seat.organisation_id not in {o.id for o in organisations}:
         raise Forbidden(_("You can only bring a proposal on behalf of the organisation you represent here."))
-    if client_key:
-        existing = await session.scalar(
-            select(Proposal).where(Proposal.table_id == table.id, Proposal.client_key == client_key)
-        )
-        if existing is not None:
-            return existing
+    existing = await already_made(session, Proposal, Proposal.table_id == table.id, client_key)
+    if existing is not None:
+        return existing
     proposal = Proposal(
         table_id=table.id,
         title=text.title,
@@ -266,7 +264,7 @@ async def set_status(
     session: AsyncSession,
     table: Table,
     proposal_id: int,
-    status: ProposalStatus,
+    status: ProposalStatus | str,
     *,
     version: int,
     actor: Actor,
@@ -279,10 +277,17 @@ async def set_status(
     """
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
-    if proposal.status is status:
-        return proposal
     is_chair = actor.role is Role.chair
     authoring = await is_author(session, table, proposal, actor)
+    if not (is_chair or authoring):
+        raise Forbidden(_("You cannot move this proposal to that status."))
+    if isinstance(status, str):
+        try:
+            status = ProposalStatus(status)
+        except ValueError:
+            raise Invalid({"status": _("This status does not exist.")}) from None
+    if proposal.status is status:
+        return proposal
     allowed: set[ProposalStatus] = set()
     if is_chair:
         allowed |= CHAIR_MOVES.get(proposal.status, frozenset())
@@ -426,14 +431,9 @@ async def add_comment(
         if parent is None:
             raise NotFound(_("This comment does not exist on this proposal."))
         parent_id = parent.parent_id or parent.id  # one level: a reply to a reply joins the thread
-    if client_key:
-        existing = await session.scalar(
-            select(ProposalComment).where(
-                ProposalComment.proposal_id == proposal.id, ProposalComment.client_key == client_key
-            )
-        )
-        if existing is not None:
-            return existing
+    existing = await already_made(session, ProposalComment, ProposalComment.proposal_id == proposal.id, client_key)
+    if existing is not None:
+        return existing
     comment = ProposalComment(
         proposal_id=proposal.id, parent_id=parent_id, author_id=actor.user_id, body=body, client_key=client_key
     )
@@ -464,11 +464,11 @@ async def edit_comment(
     session: AsyncSession, table: Table, proposal_id: int, comment_id: int, body: str, *, actor: Actor
 ) -> ProposalComment:
     """Its author may correct a comment for 15 minutes after writing it."""
-    body = _check_comment(body)
     await lock_table(session, table.id)
     comment = await _comment(session, table, proposal_id, comment_id)
     if comment.author_id != actor.user_id:
         raise Forbidden(_("Only its author can edit a comment."))
+    body = _check_comment(body)
     if comment.body == body:
         return comment
     if utcnow() - comment.created_at > COMMENT_EDIT_WINDOW:
@@ -540,14 +540,11 @@ async def comments_of(session: AsyncSession, proposal_id: int) -> list[tuple[Pro
 
 async def link_item(session: AsyncSession, table: Table, proposal_id: int, item_id: int, *, actor: Actor) -> None:
     """Record that the proposal was discussed on an agenda item of this table (chair or secretary)."""
-    from server.domain.actions import _origin  # the same check: an agenda item of this table
-
     if not actor.manages:
         raise Forbidden(_("Only the chair or the secretary can link a proposal to the agenda."))
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
-    item = await _origin(session, table, item_id)
-    assert item is not None
+    item = await item_of_table(session, table, item_id)
     exists = await session.scalar(
         select(ProposalLink.id).where(ProposalLink.proposal_id == proposal.id, ProposalLink.item_id == item.id)
     )

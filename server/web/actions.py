@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.db.models import ActionItem, ActionStatus, Event, Organisation, Role
+from server.db.models import ActionItem, ActionStatus, Organisation, Role
 from server.db.session import Database
-from server.domain import actions, proposals
+from server.domain import actions, audit, proposals
 from server.domain.errors import Invalid, Stale
 from server.domain.tables import organisations
 from server.i18n import _
@@ -106,17 +104,7 @@ async def _action_context(request: Request, access: TableAccess, action_id: int)
     async with _db(request).read() as session:
         action = await actions.get_action(session, access.table.id, action_id)
         notes = await actions.notes_of(session, action.id)
-        events = list(
-            (
-                await session.scalars(
-                    select(Event)
-                    .options(joinedload(Event.actor))
-                    .where(Event.table_id == access.table.id, Event.kind.startswith("action."))
-                    .order_by(Event.seq.desc())
-                )
-            ).all()
-        )
-        events = [e for e in events if e.payload.get("action_id") == action.id]
+        events = await audit.history_of(session, access.table.id, "action", action.id)
     viewer = access.viewer
     may_write = access.role is not None and access.role is not Role.observer
     return {
