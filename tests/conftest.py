@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from server.db import migrations
 from server.db.models import Base
 from server.db.session import Database
 from server.domain.accounts import hash_password
-from tests.live_support import ThreadedServer
+from tests.live_support import Browser, ThreadedServer
 from tests.support import PASSWORD, Board, Seed, in_transaction
 
 T = TypeVar("T")
@@ -154,3 +154,18 @@ def live_seed(live_server: ThreadedServer, password_hash: str) -> Seed:
 @pytest.fixture
 def live_board(live_seed: Seed) -> Board:
     return Board(live_seed)
+
+
+@pytest.fixture
+async def people(live_server: ThreadedServer, live_board: Board) -> AsyncIterator[Callable[[str], Awaitable[Browser]]]:
+    """Logged-in browsers for the board's people, closed at the end."""
+    opened: dict[str, Browser] = {}
+
+    async def person(email: str) -> Browser:
+        if email not in opened:
+            opened[email] = await Browser(live_server.url).log_in(email)
+        return opened[email]
+
+    yield person
+    for browser in opened.values():
+        await browser.close()

@@ -16,9 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support import PASSWORD, Change, Seed, in_transaction
 
@@ -173,3 +175,18 @@ async def message_with(socket: ClientConnection, needle: str, timeout: float = 5
         message = await next_message(socket, remaining)
         if needle in message:
             return message
+
+
+def home(board: Any) -> str:
+    """The socket address of the board's table home."""
+    return f"/ws/tavoli/{board.table.slug}"
+
+
+async def closed_with(socket, timeout: float = 5) -> int:
+    """Read until the server closes the socket; return the close code."""
+    with pytest.raises(ConnectionClosed) as info:
+        async with asyncio.timeout(timeout):
+            while True:
+                await socket.recv()
+    assert info.value.rcvd is not None, "closed without a close frame"
+    return info.value.rcvd.code

@@ -15,40 +15,11 @@ from server.db.models import Role, UserSession
 from server.db.types import utcnow
 from server.domain import agenda, meetings
 from server.live.connection import QUEUE_LIMIT
-from tests.live_support import WS_MAX_SIZE, Browser, message_with, next_message
-
-
-@pytest.fixture
-async def people(live_server, live_board):
-    """Logged-in browsers for the board's people, closed at the end."""
-    opened: dict[str, Browser] = {}
-
-    async def person(email: str) -> Browser:
-        if email not in opened:
-            opened[email] = await Browser(live_server.url).log_in(email)
-        return opened[email]
-
-    yield person
-    for browser in opened.values():
-        await browser.close()
-
-
-def home(board):
-    return f"/ws/tavoli/{board.table.slug}"
+from tests.live_support import WS_MAX_SIZE, Browser, closed_with, home, message_with, next_message
 
 
 def meeting(board):
     return f"{home(board)}?seduta={board.meeting.id}"
-
-
-async def closed_with(socket, timeout: float = 5) -> int:
-    """Read until the server closes the socket; return the close code."""
-    with pytest.raises(ConnectionClosed) as info:
-        async with asyncio.timeout(timeout):
-            while True:
-                await socket.recv()
-    assert info.value.rcvd is not None, "closed without a close frame"
-    return info.value.rcvd.code
 
 
 async def move(chair: Browser, board, index: int, position: int, version: int = 1):

@@ -6,6 +6,7 @@ writes progress notes; everyone on the table reads them (DESIGN §2.5).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
@@ -25,7 +26,7 @@ from server.db.models import (
 )
 from server.domain import audit
 from server.domain.agenda import DESCRIPTION_LIMIT, item_of_table
-from server.domain.errors import Forbidden, Invalid, NotFound, stale
+from server.domain.errors import BadQuery, Forbidden, Invalid, NotFound, stale
 from server.domain.keys import already_made
 from server.domain.meetings import check_title, lock_table
 from server.i18n import TIMEZONE, _
@@ -290,6 +291,7 @@ async def notes_of(session: AsyncSession, action_id: int) -> list[ActionNote]:
 SelectT = TypeVar("SelectT", Select[ActionItem], Select[ActionItem, Table])
 
 SORTS = ("due", "-due", "title", "status", "-created")
+STATUS_FILTERS = ("", "attive", *(s.value for s in ActionStatus))
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,35 @@ class Filters:
     organisation_id: int | None = None
     overdue: bool = False
     sort: str = "due"
+
+
+def filters_from(query: Mapping[str, str], people: set[int], organisations_by_slug: Mapping[str, int]) -> Filters:
+    """A list's filters from its address (?stato=…&responsabile=…&ente=…&ordine=…&scadute=1).
+
+    Each value comes from an allowlist: the statuses, the table's people, the known organisations
+    (by slug, mapped to their id) and the orders; anything else is refused, never guessed.
+    """
+    status = query.get("stato", "")
+    owner = query.get("responsabile", "")
+    organisation = query.get("ente", "")
+    sort = query.get("ordine", "due") or "due"
+    overdue = query.get("scadute", "")
+    if (
+        status not in STATUS_FILTERS
+        or sort not in SORTS
+        or overdue not in ("", "1")
+        or (owner and (not owner.isdigit() or int(owner) not in people))
+        or (organisation and organisation not in organisations_by_slug)
+    ):
+        raise BadQuery(_("This filter or order does not exist: choose among those of the form."))
+    return Filters(
+        status=ActionStatus(status) if status not in ("", "attive") else None,
+        active_only=status == "attive",
+        owner_id=int(owner) if owner else None,
+        organisation_id=organisations_by_slug[organisation] if organisation else None,
+        overdue=overdue == "1",
+        sort=sort,
+    )
 
 
 def _ordered(query: SelectT, sort: str) -> SelectT:

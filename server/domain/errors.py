@@ -31,6 +31,10 @@ class Invalid(DomainError):
         self.errors = dict(errors)
 
 
+class BadQuery(DomainError):
+    """A list's filter or order outside its allowlist (400): only a hand-made address gets here."""
+
+
 class Stale(DomainError):
     """The record changed since the person loaded it (409); the current state is attached."""
 

@@ -605,6 +605,12 @@ def word_diff(old: str, new: str) -> list[tuple[str, str]]:
     return pieces
 
 
+async def proposals_of(session: AsyncSession, table_id: int) -> list[Proposal]:
+    """All the table's proposals, newest first."""
+    query = select(Proposal).where(Proposal.table_id == table_id)
+    return list((await session.scalars(query.order_by(Proposal.created_at.desc(), Proposal.id.desc()))).all())
+
+
 async def open_proposals(session: AsyncSession, table_id: int) -> list[tuple[Proposal, list[str], int]]:
     """The proposals still in progress, newest first, with their authors' names and endorsements."""
     found = (

@@ -18,7 +18,7 @@ from datetime import datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.live.direct import DirectWriter, encode_text
-from server.web.views import View
+from server.web.views import Page, View
 
 QUEUE_LIMIT = 64
 CLOSE_TIMEOUT = 2.0
@@ -48,13 +48,6 @@ class Frame:
         if self._wire is None:
             self._wire = encode_text(self.text.encode())
         return self._wire
-
-
-@dataclass(frozen=True)
-class Page:
-    """What a connection shows: the table's home, or one of its meetings."""
-
-    meeting_id: int | None = None
 
 
 @dataclass(eq=False)

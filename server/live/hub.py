@@ -30,35 +30,39 @@ from server import i18n
 from server.db.models import Event, Membership, Table, User, UserSession
 from server.db.session import Database
 from server.db.types import utcnow
+from server.domain.errors import DomainError
 from server.live import wire
 from server.live.brokers import Broker
-from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame, Page
+from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame
 from server.live.presence import HEARTBEAT, Presence
 from server.web import fragments as f
 from server.web.labels import actor_name, describe_event
-from server.web.views import View
+from server.web.views import Page, View
 
 log = logging.getLogger(__name__)
+Loaded = dict[tuple[str, Page], dict[str, Any]]
 
 SESSION_SWEEP_SECONDS = 30.0
 WORKER_GRACE_SECONDS = 2.0
 PRESENCE_TEMPLATE = "tables/_presence.html"
 
-# What each kind of change touches. Per-meeting fragments follow the note's meeting, or every
-# meeting page open on the table when the note names none (a membership change).
+# What each kind of change touches. A fragment about one record (a meeting, an action item, a
+# proposal) follows the note's record of that kind, or every page of that kind open on the table
+# when the note names none (a membership change touches every meeting's attendance).
 AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
-    "agenda.": (f.AGENDA, f.MEETINGS, f.RECENT),
-    "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT),
+    "agenda.": (f.AGENDA, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
+    "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
     "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
-    "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE),
+    "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE, f.ACTION_LIST),
     "table.": (f.ABOUT, f.RECENT),
-    "action.": (f.ACTIONS, f.RECENT),
-    "proposal.": (f.PROPOSALS, f.RECENT),
+    "action.": (f.ACTIONS, f.RECENT, f.ACTION_LIST, f.ACTION, f.ACTION_HISTORY),
+    "proposal.": (f.PROPOSALS, f.RECENT, f.PROPOSAL_LIST, f.PROPOSAL, f.COMMENTS, f.PROPOSAL_SIDE),
 }
+RECORDS = {"meeting_id": "meeting", "action_id": "action", "proposal_id": "proposal"}
 
 
 def page_fragments(page: Page) -> tuple[f.Fragment, ...]:
-    return f.MEETING_PAGE if page.meeting_id is not None else f.TABLE_PAGE
+    return f.PAGES[page.kind]
 
 
 def affected(kind: str) -> tuple[f.Fragment, ...]:
@@ -69,7 +73,7 @@ def affected(kind: str) -> tuple[f.Fragment, ...]:
 class _Pending:
     """What is still to push for one table."""
 
-    fragments: set[tuple[f.Fragment, int | None]] = field(default_factory=set)  # meeting None: every page
+    fragments: set[tuple[f.Fragment, int | None]] = field(default_factory=set)  # record None: every page
     notes: list[wire.Changed] = field(default_factory=list)
     presence: bool = False
 
@@ -133,7 +137,8 @@ class Hub:
                 continue
             payload = event.payload
             user = payload.get("user_id") if event.kind.startswith("member.") else None
-            note = wire.Changed(event.table_id, event.seq, event.kind, payload.get("meeting_id"), user, event.actor_id)
+            records = {kind: payload[key] for key, kind in RECORDS.items() if isinstance(payload.get(key), int)}
+            note = wire.Changed(event.table_id, event.seq, event.kind, records, user, event.actor_id)
             try:
                 await self.broker.publish(wire.encode(note))
             except Exception:  # the change is committed; pages catch up at the next one or on reconnect
@@ -147,7 +152,8 @@ class Hub:
         note = wire.decode(message)
         if isinstance(note, wire.Changed):
             self._membership_changed(note)
-            self._schedule(note.table_id, [(fragment, note.meeting_id) for fragment in affected(note.kind)], note)
+            wanted = [(fragment, note.records.get(fragment.record or "")) for fragment in affected(note.kind)]
+            self._schedule(note.table_id, wanted, note)
         elif isinstance(note, wire.Present):
             for table_id in self.presence.apply(note.instance, note.tables, full=note.full):
                 self._schedule(table_id, [], presence=True)
@@ -169,7 +175,7 @@ class Hub:
         """After a broker outage: send every page its current state, whatever was missed."""
         for table_id, connections in list(self.connections.items()):
             pages = {c.page for c in connections}
-            wanted = [(fragment, page.meeting_id) for page in pages for fragment in page_fragments(page)]
+            wanted = [(fragment, None) for page in pages for fragment in page_fragments(page)]
             self._schedule(table_id, wanted, presence=True)
 
     def _schedule(
@@ -212,7 +218,7 @@ class Hub:
             table = await session.get(Table, table_id)
             if table is None:
                 return
-            data = await self._load(session, table, {item for items in needs.values() for item in items})
+            data = await self._load(session, table, {(fr, fr.scope(page)) for page, frs in needs.items() for fr in frs})
             people = await presence_people(session, table, self.presence.users(table_id)) if pending.presence else None
             announced = await self._announcements(session, table_id, pending.notes)
         actors = {n.actor_id for n in pending.notes}
@@ -223,11 +229,8 @@ class Hub:
             quiet = connection.user_id in actors  # one's own change needs no announcement
             key = (page, view, locale, quiet)
             if key not in frames:
-                parts = [
-                    self._render_once(memo, fragment, meeting_id, data[(fragment.id, meeting_id)], view, locale)
-                    for fragment, meeting_id in needs[page]
-                ]
-                if people is not None:
+                parts = [self._render_once(memo, fragment, page, data, view, locale) for fragment in needs[page]]
+                if people is not None and page.kind in f.SHOWS_PRESENCE:
                     parts.append(self._render_presence(memo, people, locale))
                 if announced and not quiet:
                     parts.append(_announcer(announced.get(locale, "")))
@@ -235,39 +238,33 @@ class Hub:
             if frames[key].text:
                 connection.push(frames[key])
 
-    def _needed(self, page: Page, pending: _Pending) -> list[tuple[f.Fragment, int | None]]:
+    def _needed(self, page: Page, pending: _Pending) -> list[f.Fragment]:
         shown = page_fragments(page)
-        found = []
-        for fragment, meeting_id in pending.fragments:
-            if fragment not in shown:
-                continue
-            if fragment.per_meeting:
-                if meeting_id is None or meeting_id == page.meeting_id:
-                    found.append((fragment, page.meeting_id))
-            else:
-                found.append((fragment, None))
-        return sorted(set(found), key=lambda item: shown.index(item[0]))
+        found = {
+            fragment
+            for fragment, record_id in pending.fragments
+            if fragment in shown and (record_id is None or record_id == page.record_id)
+        }
+        return sorted(found, key=shown.index)
 
-    async def _load(
-        self, session: AsyncSession, table: Table, wanted: set[tuple[f.Fragment, int | None]]
-    ) -> dict[tuple[str, int | None], dict[str, Any]]:
-        loaded = {}
-        for fragment, meeting_id in wanted:
-            loaded[(fragment.id, meeting_id)] = await fragment.load(session, table, meeting_id)
+    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[f.Fragment, Page]]) -> Loaded:
+        loaded: Loaded = {}
+        for fragment, scope in wanted:
+            try:
+                loaded[(fragment.id, scope)] = await fragment.load(session, table, scope)
+            except DomainError as exc:  # a record gone, a list filter on a person who left: nothing new
+                log.info("live fragment %s of %s: nothing to show (%s)", fragment.id, scope, exc)
         return loaded
 
     def _render_once(
-        self,
-        memo: dict[tuple[Any, ...], str],
-        fragment: f.Fragment,
-        meeting_id: int | None,
-        data: dict[str, Any],
-        view: View,
-        locale: str,
+        self, memo: dict[tuple[Any, ...], str], fragment: f.Fragment, page: Page, data: Loaded, view: View, locale: str
     ) -> str:
-        key = (fragment.id, meeting_id, view, locale)
+        scope = fragment.scope(page)
+        if (fragment.id, scope) not in data:
+            return ""
+        key = (fragment.id, scope, view, locale)
         if key not in memo:
-            memo[key] = self.render(fragment.template, data, view, locale)
+            memo[key] = self.render(fragment.template, data[(fragment.id, scope)], view, locale)
             self.renders[fragment.id] += 1
         return memo[key]
 
@@ -314,20 +311,17 @@ class Hub:
             await self._tell_presence(connection.table_id)
         async with self.database.read() as session:
             table = await session.get_one(Table, connection.table_id)
-            shown = [
-                (fragment, connection.page.meeting_id if fragment.per_meeting else None)
-                for fragment in page_fragments(connection.page)
-            ]
-            data = await self._load(session, table, set(shown))
-            people = await presence_people(session, table, self.presence.users(table.id))
+            page = connection.page
+            shown = page_fragments(page)
+            data = await self._load(session, table, {(fragment, fragment.scope(page)) for fragment in shown})
+            shows_presence = page.kind in f.SHOWS_PRESENCE
+            people = await presence_people(session, table, self.presence.users(table.id)) if shows_presence else []
         memo: dict[tuple[Any, ...], str] = {}
         parts = [
-            self._render_once(
-                memo, fragment, meeting_id, data[(fragment.id, meeting_id)], connection.view, connection.locale
-            )
-            for fragment, meeting_id in shown
+            self._render_once(memo, fragment, page, data, connection.view, connection.locale) for fragment in shown
         ]
-        parts.append(self._render_presence(memo, people, connection.locale))
+        if shows_presence:
+            parts.append(self._render_presence(memo, people, connection.locale))
         connection.push("".join(parts), first=True)
 
     async def serve(self, connection: Connection) -> None:

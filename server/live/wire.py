@@ -17,7 +17,7 @@ class Changed:
     table_id: int
     seq: int
     kind: str
-    meeting_id: int | None = None
+    records: dict[str, int] = field(default_factory=dict)  # {"meeting": 3, "action": 9}: what it is about
     user_id: int | None = None  # the person a membership change is about
     actor_id: int | None = None
 
@@ -49,7 +49,7 @@ def encode(note: Note) -> bytes:
             "table": note.table_id,
             "seq": note.seq,
             "kind": note.kind,
-            "meeting": note.meeting_id,
+            "records": note.records,
             "user": note.user_id,
             "actor": note.actor_id,
         }
@@ -69,9 +69,8 @@ def decode(message: bytes) -> Note:
     body = json.loads(message)
     kind = body["t"]
     if kind == "changed":
-        return Changed(
-            body["table"], body["seq"], body["kind"], body.get("meeting"), body.get("user"), body.get("actor")
-        )
+        records = {str(k): int(v) for k, v in (body.get("records") or {}).items()}
+        return Changed(body["table"], body["seq"], body["kind"], records, body.get("user"), body.get("actor"))
     if kind == "present":
         tables = {int(k): [int(u) for u in v] for k, v in body["tables"].items()}
         return Present(body["i"], tables, bool(body.get("full")))

@@ -14,18 +14,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.db.models import ActionItem, ActionStatus, Organisation, Role
+from server.db.models import ActionItem, Role
 from server.db.session import Database
-from server.domain import actions, audit, proposals
+from server.domain import actions, proposals
 from server.domain.errors import Invalid, Stale
-from server.domain.tables import organisations
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.errors import LoginRequired
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
-from server.web.fragments import ACTIONS, people_of
+from server.web.fragments import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, TABLE_HOME, load, people_of
 from server.web.labels import action_status_label
+from server.web.live import list_page as list_page_of
+from server.web.live import live_query
 from server.web.sessions import Viewer
+from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -48,73 +50,30 @@ def _actor(access: TableAccess) -> actions.Actor:
 
 # --- the list -------------------------------------------------------------------------------------
 
-STATUS_FILTERS = ("", "attive", *(s.value for s in ActionStatus))
-
-
-def _filters(request: Request, people: set[int], organisations_by_slug: dict[str, Organisation]) -> actions.Filters:
-    """The list's filters from the query string; a value outside the allowlist is a bad request."""
-    query = request.query_params
-    status = query.get("stato", "")
-    owner = query.get("responsabile", "")
-    organisation = query.get("ente", "")
-    sort = query.get("ordine", "due") or "due"
-    overdue = query.get("scadute", "")
-    if (
-        status not in STATUS_FILTERS
-        or sort not in actions.SORTS
-        or overdue not in ("", "1")
-        or (owner and (not owner.isdigit() or int(owner) not in people))
-        or (organisation and organisation not in organisations_by_slug)
-    ):
-        raise HTTPException(400, _("This filter or order does not exist: choose among those of the form."))
-    return actions.Filters(
-        status=ActionStatus(status) if status not in ("", "attive") else None,
-        active_only=status == "attive",
-        owner_id=int(owner) if owner else None,
-        organisation_id=organisations_by_slug[organisation].id if organisation else None,
-        overdue=overdue == "1",
-        sort=sort,
-    )
-
 
 async def list_page(request: Request, access: TableAccess) -> Response:
+    """The table's action items, filtered from the address (an unknown filter or order is a 400)."""
+    page = list_page_of("actions", request.query_params.multi_items())
     async with _db(request).read() as session:
-        people = await people_of(session, access.table.id)
-        known = {o.slug: o for o in await organisations(session)}
-        filters = _filters(request, {user.id for user, _org in people}, known)
-        found = await actions.actions_of(session, access.table.id, filters)
-        used = {a.organisation_id for a in await actions.actions_of(session, access.table.id)}
-    context = {
-        "table": access.table,
-        "view": access.view,
-        "actions": found,
-        "people": people,
-        "organisations": [o for o in known.values() if o.id in used],
-        "chosen": dict(request.query_params),
-        "today": actions.today(),
-        "filtered": bool(request.query_params),
-    }
-    return render(request, "actions/list.html", context)
+        data = await load(session, access.table, ACTION_LIST_PAGE, page)
+    return render(request, "actions/list.html", {**data, "view": access.view, "live_query": live_query(page)})
 
 
 # --- one action item ------------------------------------------------------------------------------
 
 
 async def _action_context(request: Request, access: TableAccess, action_id: int) -> dict[str, Any]:
+    """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
+    page = Page("action", action_id)
     async with _db(request).read() as session:
-        action = await actions.get_action(session, access.table.id, action_id)
-        notes = await actions.notes_of(session, action.id)
-        events = await audit.history_of(session, access.table.id, "action", action.id)
-    viewer = access.viewer
+        data = await load(session, access.table, ACTION_PAGE, page)
     may_write = access.role is not None and access.role is not Role.observer
+    owns = data["action"].owner_id == access.viewer.user_id
     return {
-        "table": access.table,
+        **data,
         "view": access.view,
-        "action": action,
-        "notes": notes,
-        "events": events,
-        "today": actions.today(),
-        "may_note": may_write and (access.view.runs_meetings or action.owner_id == viewer.user_id),
+        "live_query": live_query(page),
+        "may_note": may_write and (access.view.runs_meetings or owns),
         "note_form": {"client_key": new_client_key()},
         "message": None,
     }
@@ -273,7 +232,7 @@ async def set_status(request: Request, access: TableAccess) -> Response:
         message, code = str(exc) + " " + _("This is the action item as it is now: check it and try again."), 409
     if is_htmx(request):
         async with _db(request).read() as session:
-            data = await ACTIONS.load(session, access.table, None)
+            data = await ACTIONS.load(session, access.table, TABLE_HOME)
         context = {**data, "view": access.view, "actions_message": message, "announce": announce}
         return render(request, "actions/_open_response.html", context, code)
     if code != 200:

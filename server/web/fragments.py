@@ -22,25 +22,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Table, User
-from server.domain import audit
-from server.domain.actions import open_actions, today
+from server.db.types import utcnow
+from server.domain import actions, audit, proposals
 from server.domain.agenda import agenda_of
 from server.domain.meetings import attendance_of, get_meeting, meetings_of
-from server.domain.proposals import open_proposals
 from server.domain.tables import members_of, organisations
-from server.web.views import View
+from server.web.views import Page, View
 
-Loader = Callable[[AsyncSession, Table, int | None], Awaitable[dict[str, Any]]]
+Loader = Callable[[AsyncSession, Table, Page], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Fragment:
-    """A live region: its element id, its template and what it needs from the database."""
+    """A live region: its element id, its template and what it needs from the database.
+
+    `record` names the kind of record a fragment is about ("meeting", "action", "proposal"): it is
+    loaded for the page's record, and a change of another record of that kind leaves it alone.
+    A `filtered` fragment (a list) is loaded for the page's filters.
+    """
 
     id: str
     template: str
     load: Loader
-    per_meeting: bool = False
+    record: str | None = None
+    filtered: bool = False
+
+    def scope(self, page: Page) -> Page:
+        """What the fragment's data depends on besides the table: the page, or nothing (the home)."""
+        return page if self.record or self.filtered else TABLE_HOME
+
+
+TABLE_HOME = Page()
 
 
 async def people_of(session: AsyncSession, table_id: int) -> list[tuple[User, str | None]]:
@@ -56,49 +68,128 @@ async def people_of(session: AsyncSession, table_id: int) -> list[tuple[User, st
     return sorted(people, key=lambda p: p[0].name.lower())
 
 
-async def _about(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+def _record(page: Page, kind: str) -> int:
+    if page.kind != kind or page.record_id is None:
+        raise ValueError(f"a {kind} fragment on {page}")
+    return page.record_id
+
+
+# --- the table's home -----------------------------------------------------------------------------
+
+
+async def _about(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
     return {"table": table}
 
 
-async def _members(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+async def _members(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
     return {"table": table, "seats": await members_of(session, table.id), "organisations": await organisations(session)}
 
 
-async def _meetings(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+async def _meetings(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
     meetings = await meetings_of(session, table.id)
     upcoming = meetings.upcoming[0] if meetings.upcoming else None
     preview = await agenda_of(session, upcoming.id) if upcoming else []
     return {"table": table, "meetings": meetings, "next_meeting": upcoming, "preview": preview}
 
 
-async def _recent(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
+async def _recent(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
     return {"table": table, "events": await audit.history(session, table.id, limit=10)}
 
 
-async def _details(session: AsyncSession, table: Table, meeting_id: int | None) -> dict[str, Any]:
-    assert meeting_id is not None
-    meeting = await get_meeting(session, table.id, meeting_id)
+async def _actions(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+    return {"table": table, "actions": await actions.open_actions(session, table.id), "today": actions.today()}
+
+
+async def _proposals(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+    return {"table": table, "open_proposals": await proposals.open_proposals(session, table.id)}
+
+
+# --- a meeting ------------------------------------------------------------------------------------
+
+
+async def _details(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
 
-async def _agenda(session: AsyncSession, table: Table, meeting_id: int | None) -> dict[str, Any]:
-    assert meeting_id is not None
-    meeting = await get_meeting(session, table.id, meeting_id)
+async def _agenda(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "items": await agenda_of(session, meeting.id)}
 
 
-async def _attendance(session: AsyncSession, table: Table, meeting_id: int | None) -> dict[str, Any]:
-    assert meeting_id is not None
-    meeting = await get_meeting(session, table.id, meeting_id)
+async def _attendance(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
 
-async def _actions(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
-    return {"table": table, "actions": await open_actions(session, table.id), "today": today()}
+# --- action items ---------------------------------------------------------------------------------
 
 
-async def _proposals(session: AsyncSession, table: Table, _meeting_id: int | None) -> dict[str, Any]:
-    return {"table": table, "open_proposals": await open_proposals(session, table.id)}
+async def _action_list(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    people = await people_of(session, table.id)
+    known = {o.slug: o for o in await organisations(session)}
+    chosen = dict(page.query)
+    filters = actions.filters_from(chosen, {user.id for user, _org in people}, {s: o.id for s, o in known.items()})
+    every = await actions.actions_of(session, table.id)
+    used = {a.organisation_id for a in every}
+    return {
+        "table": table,
+        "actions": await actions.actions_of(session, table.id, filters),
+        "people": people,
+        "organisations": [o for o in known.values() if o.id in used],
+        "chosen": chosen,
+        "filtered": bool(chosen),
+        "today": actions.today(),
+    }
+
+
+async def _action(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    action = await actions.get_action(session, table.id, _record(page, "action"))
+    notes = await actions.notes_of(session, action.id)
+    return {"table": table, "action": action, "notes": notes, "today": actions.today()}
+
+
+async def _action_history(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    action_id = _record(page, "action")
+    return {"table": table, "action_events": await audit.history_of(session, table.id, "action", action_id)}
+
+
+# --- proposals ------------------------------------------------------------------------------------
+
+
+async def _proposal_list(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+    found = await proposals.proposals_of(session, table.id)
+    authors = {p.id: await proposals.authors_of(session, p.id) for p in found}
+    return {"table": table, "proposals": found, "authors": authors}
+
+
+async def _proposal(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
+    return {"table": table, "proposal": proposal, "authors": await proposals.authors_of(session, proposal.id)}
+
+
+async def _comments(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
+    return {
+        "table": table,
+        "proposal": proposal,
+        "threads": await proposals.comments_of(session, proposal.id),
+        "edit_cutoff": utcnow() - proposals.COMMENT_EDIT_WINDOW,
+        "edit_window": proposals.COMMENT_EDIT_WINDOW,
+    }
+
+
+async def _proposal_side(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
+    return {
+        "table": table,
+        "proposal": proposal,
+        "links": await proposals.links_of(session, proposal.id),
+        "linkable": await proposals.linkable_items(session, table.id),
+        "endorsements": await proposals.endorsements_of(session, proposal.id),
+        "versions": await proposals.versions_of(session, proposal.id),
+        "proposal_events": await audit.history_of(session, table.id, "proposal", proposal.id),
+    }
 
 
 ABOUT = Fragment("about", "tables/_about.html", _about)
@@ -107,21 +198,45 @@ MEETINGS = Fragment("meetings", "tables/_meetings.html", _meetings)
 RECENT = Fragment("recent-history", "tables/_recent.html", _recent)
 ACTIONS = Fragment("actions", "actions/_open.html", _actions)
 PROPOSALS = Fragment("proposals", "proposals/_open.html", _proposals)
-DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, per_meeting=True)
-AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, per_meeting=True)
-ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, per_meeting=True)
+DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, record="meeting")
+AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, record="meeting")
+ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, record="meeting")
+ACTION_LIST = Fragment("action-list", "actions/_list.html", _action_list, filtered=True)
+ACTION = Fragment("action", "actions/_action.html", _action, record="action")
+ACTION_HISTORY = Fragment("action-history", "actions/_history.html", _action_history, record="action")
+PROPOSAL_LIST = Fragment("proposal-list", "proposals/_list.html", _proposal_list)
+PROPOSAL = Fragment("proposal", "proposals/_proposal.html", _proposal, record="proposal")
+COMMENTS = Fragment("comment-threads", "proposals/_comments.html", _comments, record="proposal")
+PROPOSAL_SIDE = Fragment("proposal-side", "proposals/_side.html", _proposal_side, record="proposal")
 
 TABLE_PAGE = (ABOUT, MEETINGS, PROPOSALS, ACTIONS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
+ACTION_LIST_PAGE = (ACTION_LIST,)
+ACTION_PAGE = (ACTION, ACTION_HISTORY)
+PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
+PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
+
+# The live regions of each kind of page (Page.kind).
+PAGES: dict[str, tuple[Fragment, ...]] = {
+    "table": TABLE_PAGE,
+    "meeting": MEETING_PAGE,
+    "actions": ACTION_LIST_PAGE,
+    "action": ACTION_PAGE,
+    "proposals": PROPOSAL_LIST_PAGE,
+    "proposal": PROPOSAL_PAGE,
+}
+
+# The pages that show who is on the table now (tables/_presence.html).
+SHOWS_PRESENCE = frozenset({"table", "meeting"})
 
 
 async def load(
-    session: AsyncSession, table: Table, fragments: tuple[Fragment, ...], meeting_id: int | None = None
+    session: AsyncSession, table: Table, fragments: tuple[Fragment, ...], page: Page = TABLE_HOME
 ) -> dict[str, Any]:
     """The merged data of several fragments, for a page that shows them all."""
     data: dict[str, Any] = {}
     for fragment in fragments:
-        data.update(await fragment.load(session, table, meeting_id))
+        data.update(await fragment.load(session, table, fragment.scope(page)))
     return data
 
 

@@ -1,4 +1,6 @@
-"""The table socket: `/ws/tavoli/{slug}` (the home) or `/ws/tavoli/{slug}?seduta=ID` (a meeting).
+"""The table socket: `/ws/tavoli/{slug}` for the table's home, and for its other live pages
+`?seduta=ID` (a meeting), `?azione=ID` (an action item), `?proposta=ID` (a proposal),
+`?elenco=azioni&…filters` and `?elenco=proposte` (the lists).
 
 Access is checked before `accept()` (DESIGN §4.2): a foreign Origin is refused at the handshake
 (HTTP 403). A same-origin upgrade without a valid session or without a role on the table is
@@ -8,8 +10,10 @@ nothing: a browser sees a refused handshake as 1006, which htmx would retry fore
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,15 +23,40 @@ from starlette.websockets import WebSocket
 
 from server import i18n
 from server.config import Settings
-from server.db.models import Meeting, Membership, Role, Table
+from server.db.models import ActionItem, Meeting, Membership, Proposal, Role, Table
 from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
-from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection, Page
+from server.domain.errors import BadQuery
+from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection
 from server.live.direct import DirectWriter
 from server.live.hub import Hub, presence_people
+from server.web.fragments import ACTION_LIST
 from server.web.sessions import Viewer
-from server.web.views import View
+from server.web.views import Page, View
+
+# The page a socket follows, from its address: one record of the table, or a list with its filters.
+RECORD_PAGES: dict[str, tuple[str, type[Meeting | ActionItem | Proposal]]] = {
+    "seduta": ("meeting", Meeting),
+    "azione": ("action", ActionItem),
+    "proposta": ("proposal", Proposal),
+}
+LIST_PAGES = {"azioni": "actions", "proposte": "proposals"}
+
+
+def live_query(page: Page) -> str:
+    """The socket address's query for a page (the inverse of `_page`): "" for the table's home."""
+    if page.kind == "table":
+        return ""
+    names = {kind: name for name, (kind, _model) in RECORD_PAGES.items()} | {v: k for k, v in LIST_PAGES.items()}
+    if page.record_id is not None:
+        return "?" + urlencode({names[page.kind]: page.record_id})
+    return "?" + urlencode([("elenco", names[page.kind]), *page.query])
+
+
+def list_page(kind: str, query: Iterable[tuple[str, str]]) -> Page:
+    """A list's page, its filters in a stable order (so that equal lists share their renderings)."""
+    return Page(kind, None, tuple(sorted((k, v) for k, v in query if v)))
 
 
 async def present_on(request: Request, session: AsyncSession, table: Table) -> list[tuple[str, str | None]]:
@@ -49,7 +78,7 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
     if viewer.user_id is None or token is None:
         return SESSION_ENDED
     database: Database = websocket.app.state.database
-    meeting_param = websocket.query_params.get("seduta")
+    params = websocket.query_params
     async with database.read() as session:
         expires_at = await session_expiry(session, token)
         table = await session.scalar(select(Table).where(Table.slug == websocket.path_params["slug"]))
@@ -65,15 +94,25 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
         )
         if decision is not Decision.allow:
             return NO_ACCESS
-        meeting_id = None
-        if meeting_param is not None:
-            meeting_id = int(meeting_param) if meeting_param.isdigit() else -1
-            found = await session.scalar(
-                select(Meeting.id).where(Meeting.id == meeting_id, Meeting.table_id == table.id)
-            )
-            if found is None:
+        page = Page()
+        for name, (kind, model) in RECORD_PAGES.items():
+            if name in params:
+                record_id = int(params[name]) if params[name].isdigit() else -1
+                found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
+                if found is None:
+                    return NOT_FOUND
+                page = Page(kind, record_id)
+        if "elenco" in params:
+            if params["elenco"] not in LIST_PAGES:
                 return NOT_FOUND
-    return _Admission(table.id, role, Page(meeting_id), expires_at)
+            filters = (item for item in params.multi_items() if item[0] != "elenco")
+            page = list_page(LIST_PAGES[params["elenco"]], filters)
+            if page.kind == "actions":
+                try:  # the filters come from an allowlist, as on the page itself
+                    await ACTION_LIST.load(session, table, page)
+                except BadQuery:
+                    return POLICY
+    return _Admission(table.id, role, page, expires_at)
 
 
 async def table_socket(websocket: WebSocket) -> None:

@@ -21,6 +21,7 @@ from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
 from server.web.fragments import AGENDA, ATTENDANCE, MEETING_PAGE, load, people_of
 from server.web.live import present_on
+from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -42,7 +43,7 @@ async def _meeting_page(
     request: Request, access: TableAccess, meeting_id: int, *, status: int = 200, **extra: Any
 ) -> Response:
     async with _db(request).read() as session:
-        data = await load(session, access.table, MEETING_PAGE, meeting_id)
+        data = await load(session, access.table, MEETING_PAGE, Page("meeting", meeting_id))
         people = await people_of(session, access.table.id)
         data["present"] = await present_on(request, session, access.table)
     context = {
@@ -207,7 +208,7 @@ async def _agenda_answer(
             )
         return redirect(_meeting_url(access, meeting_id) + "#agenda")
     async with _db(request).read() as session:
-        data = await AGENDA.load(session, access.table, meeting_id)
+        data = await AGENDA.load(session, access.table, Page("meeting", meeting_id))
         people = await people_of(session, access.table.id) if add_form is not None else []
     context = {
         **data,
@@ -432,7 +433,7 @@ async def _attendance_answer(
             return await _meeting_page(request, access, meeting_id, status=status, attendance_message=message)
         return redirect(_meeting_url(access, meeting_id) + "#attendance")
     async with _db(request).read() as session:
-        data = await ATTENDANCE.load(session, access.table, meeting_id)
+        data = await ATTENDANCE.load(session, access.table, Page("meeting", meeting_id))
     context = {**data, "view": access.view, "attendance_message": message, "announce": announce}
     return render(request, "meetings/_attendance_response.html", context, status)
 

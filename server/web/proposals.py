@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,14 +15,16 @@ from starlette.responses import Response
 
 from server.db.models import Organisation, Proposal, Role
 from server.db.session import Database
-from server.db.types import utcnow
-from server.domain import audit, proposals
+from server.domain import proposals
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, Stale
 from server.domain.tables import members_of
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import new_client_key, number, redirect, render, text
+from server.web.fragments import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE, load
+from server.web.live import live_query
+from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -55,17 +56,10 @@ async def _table_organisations(request: Request, access: TableAccess) -> list[Or
 
 
 async def list_page(request: Request, access: TableAccess) -> Response:
+    page = Page("proposals")
     async with _db(request).read() as session:
-        found = list(
-            (
-                await session.scalars(
-                    select(Proposal).where(Proposal.table_id == access.table.id).order_by(Proposal.created_at.desc())
-                )
-            ).all()
-        )
-        authors = {p.id: await proposals.authors_of(session, p.id) for p in found}
-    context = {"table": access.table, "view": access.view, "proposals": found, "authors": authors}
-    return render(request, "proposals/list.html", context)
+        data = await load(session, access.table, PROPOSAL_LIST_PAGE, page)
+    return render(request, "proposals/list.html", {**data, "view": access.view, "live_query": live_query(page)})
 
 
 # --- creating and editing -------------------------------------------------------------------------
@@ -188,35 +182,21 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
 
 
 async def _context(request: Request, access: TableAccess, proposal_id: int) -> dict[str, Any]:
+    """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
+    page = Page("proposal", proposal_id)
     async with _db(request).read() as session:
-        proposal = await proposals.get_proposal(session, access.table.id, proposal_id)
-        versions = await proposals.versions_of(session, proposal.id)
-        events = await audit.history_of(session, access.table.id, "proposal", proposal.id)
-        context: dict[str, Any] = {
-            "table": access.table,
-            "view": access.view,
-            "proposal": proposal,
-            "authors": await proposals.authors_of(session, proposal.id),
-            "versions": versions,
-            "endorsements": await proposals.endorsements_of(session, proposal.id),
-            "threads": await proposals.comments_of(session, proposal.id),
-            "events": events,
-            "links": await proposals.links_of(session, proposal.id),
-            "linkable": await proposals.linkable_items(session, access.table.id) if access.view.runs_meetings else [],
-        }
+        data = await load(session, access.table, PROPOSAL_PAGE, page)
     membership = access.membership
-    own = membership.organisation_id if membership and membership.role is not Role.observer else None
-    context.update(
-        is_author=own is not None and own in {o.id for o in context["authors"]},
-        own_organisation=own,
-        endorsed=own is not None and own in {e.organisation_id for e in context["endorsements"]},
-        may_comment=access.role is not None and access.role is not Role.observer,
-        comment_form={"client_key": new_client_key()},
-        edit_cutoff=utcnow() - proposals.COMMENT_EDIT_WINDOW,
-        message=None,
-        diff=None,
-    )
-    return context
+    return {
+        **data,
+        "view": access.view,
+        "live_query": live_query(page),
+        "own_organisation": membership.organisation_id if membership and membership.role is not Role.observer else None,
+        "may_comment": access.role is not None and access.role is not Role.observer,
+        "comment_form": {"client_key": new_client_key()},
+        "message": None,
+        "diff": None,
+    }
 
 
 def _diff(request: Request, versions: list[Any]) -> dict[str, Any] | None:

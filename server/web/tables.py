@@ -18,7 +18,7 @@ from server.domain.meetings import meetings_of
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, redirect, render, text
-from server.web.fragments import MEMBERS, TABLE_PAGE, PageCache, load
+from server.web.fragments import MEMBERS, TABLE_HOME, TABLE_PAGE, PageCache, load
 from server.web.live import present_on
 
 HISTORY_PAGE_SIZE = 50
@@ -61,7 +61,7 @@ async def _members_answer(request: Request, access: TableAccess, form: dict[str,
     """The members' fragment for htmx, the whole page (or a redirect) without JavaScript."""
     if is_htmx(request):
         async with _db(request).read() as session:
-            data = await MEMBERS.load(session, access.table, None)
+            data = await MEMBERS.load(session, access.table, TABLE_HOME)
         return render(request, MEMBERS.template, {**data, "view": access.view, "member_form": form}, status)
     if status >= 400:
         return await _table_page_with(request, access, status, member_form=form)

@@ -30,3 +30,20 @@ class View:
     @property
     def manages_members(self) -> bool:
         return self.is_admin
+
+
+@dataclass(frozen=True)
+class Page:
+    """What an open page shows: its kind, the record it is about, and the filters of a list.
+
+    Kinds: "table" (the home), "meeting", "actions" and "proposals" (the lists), "action" and
+    "proposal" (one record). `query` holds a list's filters, sorted, as they came in the address.
+    """
+
+    kind: str = "table"
+    record_id: int | None = None
+    query: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def meeting_id(self) -> int | None:
+        return self.record_id if self.kind == "meeting" else None

@@ -5,7 +5,7 @@ import "htmx-ext-ws";
 import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
 import { followLiveConnection, keepWorkInProgress } from "./live.js";
-import { showOwnControls } from "./owner.js";
+import { showOwnControls, signPushedForms } from "./owner.js";
 
 window.htmx = htmx;
 keepFocusInItems(document);
@@ -13,3 +13,4 @@ reportFailures(document);
 followLiveConnection(document);
 keepWorkInProgress(document);
 showOwnControls(document);
+signPushedForms(document);

@@ -101,3 +101,45 @@ def test_axe_finds_no_violation_on_the_action_pages(browser, server, board, emai
         page.goto(f"{server.url}{path}")
         assert_accessible(page)
     context.close()
+
+
+def test_an_action_items_own_page_follows_changes_and_its_pushed_buttons_work(browser, server, board):
+    """The chair's and the owner's pages of one action item follow each other's changes; a button
+    that arrived in a pushed fragment (which carries no CSRF token) still works."""
+    action = board.seed.run(
+        lambda s: actions.create_action(
+            s,
+            board.table,
+            actions.parse_action(title="Mappa dei mercati", description="", owner=str(board.member.id), due_on=""),
+            actor_id=board.secretary.id,
+        )
+    )
+    url = f"{server.url}/tavoli/{board.table.slug}/azioni/{action.id}"
+    chair = browser.new_context().new_page()
+    member = browser.new_context().new_page()
+    log_in(chair, server, "chair@example.org")
+    log_in(member, server, "member@example.org")
+    chair.goto(url)
+    member.goto(url)
+    for page in (chair, member):
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+    member.evaluate("() => { window.notReloaded = true; }")
+
+    # The chair writes a note: the member's page shows it, and its status buttons are new markup.
+    chair.fill("#field-body", "Sentiti i consorzi di via.")
+    chair.get_by_role("button", name="Aggiungi la nota").click()
+    expect(member.locator("#notes")).to_contain_text("Sentiti i consorzi di via.")
+    assert member.evaluate("() => window.notReloaded === true")
+    expect(chair.locator("#notes")).to_contain_text("Sentiti i consorzi di via.")  # after its own post
+    expect(chair.locator("#live-status")).to_have_attribute("data-state", "open")
+    chair.evaluate("() => { window.notReloaded = true; }")
+
+    # The owner starts the work with a pushed button: it is signed with the page's token on submit.
+    start = member.locator(f"#action-{action.id}-in_progress")
+    expect(start).to_be_visible()
+    assert member.locator(f"#action-{action.id}-in_progress >> xpath=.. >> input[name=csrf_token]").count() == 0
+    start.click()
+    expect(member.locator("#action .action-status")).to_have_text("In corso")
+    expect(chair.locator("#action .action-status")).to_have_text("In corso")
+    expect(chair.locator("#action-history")).to_contain_text("In corso")
+    assert chair.evaluate("() => window.notReloaded === true"), "the chair's page was not reloaded"

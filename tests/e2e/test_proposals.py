@@ -49,3 +49,49 @@ def test_axe_finds_no_violation_on_the_proposal_pages(browser, server, board, em
         page.goto(f"{server.url}{path}")
         assert_accessible(page)
     context.close()
+
+
+def test_a_proposals_page_shows_each_organisation_its_own_controls_and_follows_changes(browser, server, board):
+    """Co-authors' and endorsers' controls travel hidden in the shared fragments and our script
+    shows them to the right organisation; the chair's open page follows every change live."""
+    from playwright.sync_api import expect
+
+    member = Actor(board.member.id, Role.member)
+    text = proposals.parse_text(title="Orari estivi dei negozi", summary="", body="Aperture serali.")
+    drafted = board.seed.run(lambda s: proposals.create_proposal(s, board.table, text, [board.cgil.slug], actor=member))
+    url = f"{server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}"
+    pages = {}
+    for who in ("chair", "member", "secretary"):
+        pages[who] = browser.new_context().new_page()
+        log_in(pages[who], server, f"{who}@example.org")
+        pages[who].goto(url)
+        expect(pages[who].locator("#live-status")).to_have_attribute("data-state", "open")
+    chair, author, secretary = pages["chair"], pages["member"], pages["secretary"]
+    chair.evaluate("() => { window.notReloaded = true; }")
+
+    edit = f'a[href="/tavoli/{board.table.slug}/proposte/{drafted.id}/modifica"]'
+    expect(author.locator(edit)).to_be_visible()  # a member sitting for CGIL, the co-author
+    expect(secretary.locator(edit)).to_be_hidden()  # CNA did not write it
+    expect(chair.locator(edit)).to_be_hidden()
+
+    author.locator("#proposal form:has(input[name=status][value=submitted]) button").click()
+    expect(chair.locator("#proposal .proposal-status")).to_have_text("Presentata")
+    expect(secretary.locator("#proposal .proposal-status")).to_have_text("Presentata")
+
+    # Endorsing: the secretary's organisation has not endorsed, so it gets the endorse button.
+    endorse = secretary.locator("#endorsements form[action$='/sostegno'] button")
+    expect(endorse).to_be_visible()
+    expect(secretary.locator("#endorsements form[action$='/ritira']")).to_be_hidden()
+    endorse.click()
+    expect(secretary.locator("#endorsements form[action$='/ritira'] button")).to_be_visible()
+    expect(secretary.locator("#endorsements form[action$='/sostegno']")).to_be_hidden()
+    expect(chair.locator("#endorsements")).to_contain_text("CNA Bologna")
+    expect(author.locator("#endorsements form[action$='/sostegno'] button")).to_be_visible()  # CGIL may still
+
+    # A comment: its author may edit it for a while; nobody else gets that control.
+    secretary.fill("#field-comment", "Serve un calendario comune.")
+    secretary.get_by_role("button", name="Aggiungi il commento").click()
+    expect(chair.locator("#comment-threads")).to_contain_text("Serve un calendario comune.")
+    expect(secretary.locator("#comment-threads details[data-owner]")).to_be_visible()
+    expect(author.locator("#comment-threads details[data-owner]")).to_be_hidden()
+    assert chair.evaluate("() => window.notReloaded === true"), "the chair's page was not reloaded"

@@ -1,0 +1,208 @@
+"""The pages of one action item or proposal, and the two lists, follow the table live.
+
+Each page's socket names what it shows (`?azione=ID`, `?proposta=ID`, `?elenco=azioni&…`,
+`?elenco=proposte`); the hub pushes its regions when a change touches that record (or any record,
+for a list), rendered once per role and locale, with the per-person controls hidden and marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from server.domain import actions
+from tests.live_support import closed_with, home, message_with, next_message
+
+
+def action_page(board, action_id: int) -> str:
+    return f"{home(board)}?azione={action_id}"
+
+
+def proposal_page(board, proposal_id: int) -> str:
+    return f"{home(board)}?proposta={proposal_id}"
+
+
+def second_action(board, seed):
+    values = actions.parse_action(title="Mappa dei mercati", description="", owner=str(board.member.id), due_on="")
+    return seed.run(lambda s: actions.create_action(s, board.table, values, actor_id=board.secretary.id))
+
+
+async def quiet(socket, seconds: float = 0.6) -> list[str]:
+    """Whatever the socket receives in the next moments (to show that nothing of a kind came)."""
+    received = []
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                received.append(await next_message(socket))
+    except TimeoutError:
+        return received
+
+
+# --- one action item ------------------------------------------------------------------------------
+
+
+async def test_an_action_items_page_follows_its_status_and_notes_for_every_role(live_board, people):
+    action = live_board.action()  # owned by the chair
+    chair, member, observer = [await people(f"{who}@example.org") for who in ("chair", "member", "observer")]
+    sockets = {}
+    for name, browser in (("chair", chair), ("member", member), ("observer", observer)):
+        sockets[name] = await browser.socket(action_page(live_board, action.id))
+        first = await next_message(sockets[name])
+        assert '<div id="action" hx-swap-oob="true"' in first, "the page's current state comes first"
+        assert 'id="action-history"' in first
+    base = f"/tavoli/{live_board.table.slug}/azioni/{action.id}"
+    answer = await chair.post(f"{base}/stato", {"status": "in_progress", "version": "1"})
+    assert answer.status_code == 200, answer.text  # under htmx: the home's list of open items
+    pushed = {name: await message_with(socket, "In corso") for name, socket in sockets.items()}
+    for message in pushed.values():
+        assert '<div id="action" hx-swap-oob="true"' in message
+        assert "csrf_token" not in message, "pushed fragments carry nothing personal"
+    # The owner's buttons: visible controls for the chair (who manages), none for the observer,
+    # and for a member they ride hidden, marked with the owner (this member is not the owner).
+    assert f"{base}/stato" in pushed["chair"]
+    assert f"{base}/stato" not in pushed["observer"]
+    assert f'data-owner="{live_board.chair.id}" hidden' in pushed["member"]
+    assert f"{base}/modifica" in pushed["chair"]
+    assert f"{base}/modifica" not in pushed["member"]
+
+    answer = await chair.post(f"{base}/note", {"body": "Sentiti i **consorzi**."})
+    assert answer.status_code == 303
+    message = await message_with(sockets["observer"], "consorzi")
+    assert "<strong>consorzi</strong>" in message, "the note is rendered through the Markdown renderer"
+
+
+async def test_a_change_of_another_action_item_leaves_the_page_alone(live_seed, live_board, people):
+    action = live_board.action()
+    other = second_action(live_board, live_seed)
+    chair = await people("chair@example.org")
+    socket = await chair.socket(action_page(live_board, action.id))
+    await next_message(socket)
+    answer = await chair.post(
+        f"/tavoli/{live_board.table.slug}/azioni/{other.id}/stato", {"status": "done", "version": "1"}
+    )
+    assert answer.status_code == 200
+    for message in await quiet(socket):
+        assert 'id="action"' not in message
+        assert "Mappa dei mercati" not in message
+
+
+@pytest.mark.parametrize("query", ["azione=999999", "azione=uno", "proposta=999999", "elenco=verbali"])
+async def test_a_record_or_list_that_is_not_on_the_table_is_closed_4404(live_board, people, query):
+    socket = await (await people("member@example.org")).socket(f"{home(live_board)}?{query}")
+    assert await closed_with(socket) == 4404
+
+
+async def test_an_action_item_of_another_table_is_closed_4404(live_seed, live_board, people):
+    values = actions.parse_action(title="Altrove", description="", owner="", due_on="")
+    foreign = live_seed.run(lambda s: actions.create_action(s, live_board.other, values, actor_id=None))
+    socket = await (await people("member@example.org")).socket(action_page(live_board, foreign.id))
+    assert await closed_with(socket) == 4404
+
+
+# --- the lists ------------------------------------------------------------------------------------
+
+
+async def test_the_action_list_follows_new_items_within_its_filters(live_seed, live_board, people):
+    chair = await people("chair@example.org")
+    observer = await people("observer@example.org")
+    mine = await observer.socket(f"{home(live_board)}?elenco=azioni&responsabile={live_board.member.id}")
+    every = await observer.socket(f"{home(live_board)}?elenco=azioni")
+    assert '<div id="action-list" hx-swap-oob="true"' in await next_message(mine)
+    await next_message(every)
+    answer = await chair.post(
+        f"/tavoli/{live_board.table.slug}/azioni",
+        {"title": "Censimento dei locali sfitti", "owner": str(live_board.chair.id), "due_on": "2031-12-31"},
+    )
+    assert answer.status_code == 303
+    assert "1 azione" in await message_with(every, "Censimento dei locali sfitti")
+    filtered = (await message_with(mine, 'id="action-list"')).split('<div id="announcer"')[0]
+    assert "Censimento dei locali sfitti" not in filtered, "the member's filtered list does not show the chair's"
+    assert "0 azioni" in filtered
+
+
+async def test_a_list_filter_outside_the_allowlist_closes_1008(live_board, people):
+    member = await people("member@example.org")
+    for query in ("elenco=azioni&stato=perso", "elenco=azioni&responsabile=999999", "elenco=azioni&ordine=caso"):
+        socket = await member.socket(f"{home(live_board)}?{query}")
+        assert await closed_with(socket) == 1008, query
+
+
+async def test_the_proposal_list_follows_a_new_proposal(live_board, people):
+    member = await people("member@example.org")
+    observer = await people("observer@example.org")
+    socket = await observer.socket(f"{home(live_board)}?elenco=proposte")
+    assert '<div id="proposal-list" hx-swap-oob="true"' in await next_message(socket)
+    answer = await member.post(
+        f"/tavoli/{live_board.table.slug}/proposte",
+        {"title": "Orari estivi dei negozi", "summary": "", "body": "Testo.", "authors": live_board.cgil.slug},
+    )
+    assert answer.status_code == 303, answer.text
+    pushed = await message_with(socket, "Orari estivi dei negozi")
+    assert "CGIL Bologna" in pushed
+
+
+# --- one proposal ---------------------------------------------------------------------------------
+
+
+async def test_a_proposals_page_follows_comments_endorsements_and_status(live_board, people):
+    proposal = live_board.proposal()  # by the chair's organisation (Ascom), submitted
+    chair, member, observer = [await people(f"{who}@example.org") for who in ("chair", "member", "observer")]
+    sockets = {}
+    for name, browser in (("chair", chair), ("member", member), ("observer", observer)):
+        sockets[name] = await browser.socket(proposal_page(live_board, proposal.id))
+        first = await next_message(sockets[name])
+        for region in ("proposal", "comment-threads", "proposal-side"):
+            assert f'<div id="{region}" hx-swap-oob="true"' in first
+    base = f"/tavoli/{live_board.table.slug}/proposte/{proposal.id}"
+
+    comment = {"comment": "Serve un <script>calendario</script> comune."}
+    assert (await member.post(f"{base}/commenti", comment)).status_code == 303
+    pushed = {name: await message_with(socket, "calendario") for name, socket in sockets.items()}
+    for message in pushed.values():
+        assert "<script>calendario" not in message, "a comment is inert however it is written"
+    assert "/nascondi" in pushed["chair"], "the chair may hide comments"
+    assert "/nascondi" not in pushed["member"]
+    assert "Rispondi" not in pushed["observer"], "an observer reads only"
+    # The author's edit control rides hidden, marked with the author and the end of its window.
+    assert "data-owner" not in pushed["observer"]
+    assert f'data-owner="{live_board.member.id}" data-until="' in pushed["member"]
+
+    assert (await member.post(f"{base}/sostegno", {})).status_code == 303
+    side = await message_with(sockets["chair"], "proposal-side")
+    while "CGIL Bologna" not in side:
+        side = await message_with(sockets["chair"], "proposal-side")
+    # Both endorsement buttons ride hidden, marked with the organisations they serve.
+    assert f'data-organisations-except="{live_board.cgil.id}" hidden' in side
+    assert f'data-organisations="{live_board.cgil.id}" hidden' in side
+
+    answer = await chair.post(f"{base}/stato", {"status": "under_discussion", "version": str(proposal.version)})
+    assert answer.status_code == 303, answer.text
+    assert "In discussione" in await message_with(sockets["observer"], "In discussione")
+    main = await message_with(sockets["member"], 'id="proposal"')
+    assert f'data-organisations="{live_board.ascom.id}" hidden' in main, "the co-authors' withdraw, marked"
+
+
+async def test_a_list_filtered_on_someone_who_left_the_table_does_not_stop_the_others(live_seed, live_board, people):
+    from server.domain import tables
+
+    observer = await people("observer@example.org")
+    chair = await people("chair@example.org")
+    theirs = await observer.socket(f"{home(live_board)}?elenco=azioni&responsabile={live_board.member.id}")
+    every = await observer.socket(f"{home(live_board)}?elenco=azioni")
+    await next_message(theirs)
+    await next_message(every)
+
+    async def remove(session):
+        seat = await tables.membership(session, live_board.table.id, live_board.member.id)
+        await tables.remove_member(session, live_board.table, seat.id, actor_id=None)
+
+    live_seed.run(remove)
+    answer = await chair.post(
+        f"/tavoli/{live_board.table.slug}/azioni",
+        {"title": "Censimento dei locali sfitti", "owner": str(live_board.chair.id), "due_on": ""},
+    )
+    assert answer.status_code == 303
+    assert 'id="action-list"' in await message_with(every, "Censimento dei locali sfitti")
+    for message in await quiet(theirs):
+        assert 'id="action-list"' not in message, "a filter that no longer exists renders nothing"
