@@ -12,6 +12,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from server.db import sqlite
 from server.db.models import Event
 
 CommitListener = Callable[[list[Event]], Awaitable[None]]
@@ -83,7 +84,7 @@ class Database:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if make_url(url).get_backend_name() == "sqlite":
-        return {}
+        return {"connect_args": {"async_creator_fn": sqlite.connect}}
     return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
 
 

@@ -1,0 +1,77 @@
+"""SQLite's calls are made on the event loop's thread, except BEGIN, which may wait on a lock.
+
+Another process writing (a `tavoli` command beside the server) holds SQLite's write lock; a write
+transaction of the server then waits for it on aiosqlite's worker thread, and the loop goes on
+serving everything else meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+from sqlalchemy import select, text
+
+from server.db.models import Table
+from server.db.session import Database
+from server.db.sqlite import LoopConnection
+
+
+def _path(database: Database) -> str:
+    assert database.dialect == "sqlite"
+    return str(database.url.database)
+
+
+async def test_sqlite_connections_are_the_loop_kind(database: Database):
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    async with database.read() as session:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, LoopConnection)
+        assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+
+
+async def test_a_write_waiting_on_another_process_lock_leaves_the_loop_free(database: Database):
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    holder_ready, release = threading.Event(), threading.Event()
+
+    def other_process_writes() -> None:  # a connection of its own, as another process would have
+        other = sqlite3.connect(_path(database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE tables SET event_seq = event_seq")
+        holder_ready.set()
+        release.wait(10)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=other_process_writes)
+    holder.start()
+    assert await asyncio.to_thread(holder_ready.wait, 5)
+
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> int:
+        async with database.transaction() as session:
+            return len((await session.scalars(select(Table))).all())
+
+    ticking = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.3)
+    assert not writing.done(), "the write waits for the other writer's lock"
+    assert ticks >= 10, f"the loop kept running while the write waited ({ticks} ticks in 0.3 s)"
+    async with database.read() as session:  # and reads go on meanwhile (WAL)
+        await session.scalars(select(Table))
+    release.set()
+    assert await asyncio.wait_for(writing, 5) == 0
+    ticking.cancel()
+    holder.join(5)
