@@ -7,8 +7,8 @@ so the thread round trips cost more than the work: `bench/writes` measured 200 â
 changes/s and `bench/render` 186 â†’ 308 pages/s with the calls made in place.
 
 What may wait still goes to the worker thread, so that the loop never sleeps on a lock: BEGIN
-(a write transaction waits on the busy timeout while another process, such as a `tavoli` command,
-writes), and opening or closing the connection. Within the process, writers already take turns
+IMMEDIATE (a write transaction waits on the busy timeout while another process, such as a `tavoli`
+command, writes), and opening or closing the connection. Within the process, writers already take turns
 on `Database`'s lock before they BEGIN.
 """
 
@@ -22,7 +22,11 @@ import aiosqlite
 
 
 def _may_wait(args: tuple[Any, ...]) -> bool:
-    return bool(args) and isinstance(args[0], str) and args[0].lstrip()[:5].upper() == "BEGIN"
+    """BEGIN IMMEDIATE / EXCLUSIVE take the write lock at once; a plain (deferred) BEGIN takes none."""
+    if not args or not isinstance(args[0], str):
+        return False
+    words = args[0].split()
+    return len(words) > 1 and words[0].upper() == "BEGIN" and words[1].upper() in ("IMMEDIATE", "EXCLUSIVE")
 
 
 class LoopConnection(aiosqlite.Connection):
