@@ -1,8 +1,8 @@
-"""SQLite's calls are made on the event loop's thread, except BEGIN, which may wait on a lock.
+"""SQLite's calls are made on the event loop's thread, except a BEGIN that has to wait for the lock.
 
 Another process writing (a `tavoli` command beside the server) holds SQLite's write lock; a write
 transaction of the server then waits for it on aiosqlite's worker thread, and the loop goes on
-serving everything else meanwhile.
+serving everything else meanwhile. When nobody holds the lock, BEGIN IMMEDIATE is made in place.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ async def test_sqlite_connections_are_the_loop_kind(database: Database):
         raw = await connection.get_raw_connection()
         assert isinstance(raw.driver_connection, LoopConnection)
         assert (await session.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+    async with database.transaction() as session:  # BEGIN IMMEDIATE made in place, lock free
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar_one() == 10_000, "timeout restored"
 
 
 async def test_a_write_waiting_on_another_process_lock_leaves_the_loop_free(database: Database):

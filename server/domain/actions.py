@@ -120,18 +120,20 @@ async def _owner_seat(session: AsyncSession, table: Table, owner_id: int | None)
     return seat
 
 
-async def get_action(session: AsyncSession, table_id: int, action_id: int) -> ActionItem:
-    """Action item `action_id` of this table, with its owner and origin; another table's is not found."""
-    action = await session.scalar(
-        select(ActionItem)
-        .options(
+async def get_action(session: AsyncSession, table_id: int, action_id: int, *, related: bool = True) -> ActionItem:
+    """Action item `action_id` of this table, with its owner and origin; another table's is not found.
+
+    `related=False` loads the row alone, for a change that needs none of them (a status change).
+    """
+    query = select(ActionItem).where(ActionItem.id == action_id, ActionItem.table_id == table_id)
+    if related:
+        query = query.options(
             joinedload(ActionItem.owner),
             joinedload(ActionItem.organisation),
             joinedload(ActionItem.origin_item),
             joinedload(ActionItem.origin_proposal),
         )
-        .where(ActionItem.id == action_id, ActionItem.table_id == table_id)
-    )
+    action = await session.scalar(query)
     if action is None:
         raise NotFound(_("This action item does not exist on this table."))
     return action
@@ -214,7 +216,7 @@ async def set_status(
     fifty people pressing the same button at once): one change, one event.
     """
     await lock_table(session, table.id)
-    action = await get_action(session, table.id, action_id)
+    action = await get_action(session, table.id, action_id, related=False)
     is_owner = action.owner_id == actor.user_id
     if not (actor.manages or is_owner):
         raise Forbidden(_("Only the owner, the chair or the secretary can change this action item."))
@@ -228,8 +230,7 @@ async def set_status(
     if status not in TRANSITIONS[action.status]:
         raise Invalid({"status": _("An action item cannot go from this status to that one.")})
     before = action.status
-    action.status = status
-    await session.flush()
+    action.status = status  # flushed with its event
     await audit.record(
         session,
         "action.status",

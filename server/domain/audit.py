@@ -26,15 +26,16 @@ async def record(
     """
     seq = None
     if table_id is not None:
-        seq = (
-            await session.execute(
-                update(Table)
-                .where(Table.id == table_id)
-                .values(event_seq=Table.event_seq + 1)
-                .returning(Table.event_seq)
-                .execution_options(synchronize_session=False)
-            )
-        ).scalar_one()
+        with session.no_autoflush:  # the change and its event are flushed together, below
+            seq = (
+                await session.execute(
+                    update(Table)
+                    .where(Table.id == table_id)
+                    .values(event_seq=Table.event_seq + 1)
+                    .returning(Table.event_seq)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one()
     event = Event(table_id=table_id, seq=seq, kind=kind, actor_id=actor_id, payload=payload)
     session.add(event)
     await session.flush()
