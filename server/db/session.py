@@ -55,7 +55,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reading; it never writes (SQLite: a deferred transaction)."""
-        async with self._reads() as session:
+        async with self._session(self._reads) as session:
             yield session
 
     @asynccontextmanager
@@ -67,13 +67,33 @@ class Database:
         process take turns on a lock first, since SQLite admits one writer at a time anyway and
         its busy handler waits by sleeping (up to 100 ms a turn) where a lock wakes the next at once.
         """
-        async with self._write_turn(), self._writes() as session:
+        async with self._write_turn(), self._session(self._writes) as session:
             async with session.begin():
                 yield session
             events: list[Event] = session.info.pop("events", [])
         if events:
             for listener in self._listeners:
                 await listener(events)
+
+    @asynccontextmanager
+    async def _session(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+        """A session, closed at the end of the block.
+
+        `AsyncSession`'s own `async with` closes it in a task of its own, shielded from
+        cancellation, and so yields to the loop while the connection is still checked out. On
+        SQLite, where closing is a rollback made in place, that yield alone let the requests in
+        flight hold more connections than the pool keeps, which were opened (a thread each) and
+        closed again all the time; so there the session is closed on the spot.
+        """
+        if self.dialect != "sqlite":
+            async with sessions() as session:
+                yield session
+            return
+        session = sessions()
+        try:
+            yield session
+        finally:
+            await session.close()
 
     def _write_turn(self) -> asyncio.Lock | contextlib.nullcontext[None]:
         return self._sqlite_writer if self._sqlite_writer is not None else contextlib.nullcontext()

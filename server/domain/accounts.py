@@ -11,7 +11,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -224,15 +224,18 @@ async def end_user_sessions(session: AsyncSession, user_id: int) -> None:
     await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
 
 
+# Built once: every request asks it, and building the statement cost more than running it.
+_SESSION_USER = (
+    select(User)
+    .options(joinedload(User.organisation))
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(UserSession.id == bindparam("session_id"), UserSession.expires_at > bindparam("now"), User.is_active)
+)
+
+
 async def session_user(session: AsyncSession, token: str, *, now: datetime | None = None) -> User | None:
     """The active user of a live session token, or None (unknown, expired, or disabled account)."""
-    now = now or utcnow()
-    return await session.scalar(
-        select(User)
-        .options(joinedload(User.organisation))
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == _session_id(token), UserSession.expires_at > now, User.is_active)
-    )
+    return await session.scalar(_SESSION_USER, {"session_id": _session_id(token), "now": now or utcnow()})
 
 
 async def purge_expired(session: AsyncSession, *, keep_attempts: timedelta, now: datetime | None = None) -> None:

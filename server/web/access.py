@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -40,6 +40,15 @@ class TableAccess:
         return View(self.role, self.viewer.is_admin)
 
 
+# The table and the viewer's membership in one statement, built once (every table request asks it);
+# an anonymous viewer's user_id is NULL, which no membership matches.
+_TABLE_AND_MEMBERSHIP = (
+    select(Table, Membership)
+    .outerjoin(Membership, and_(Membership.table_id == Table.id, Membership.user_id == bindparam("user_id")))
+    .where(Table.slug == bindparam("slug"))
+)
+
+
 async def authorize(request: Request, slug: str, required: Role | None, *, admin: bool = False) -> TableAccess:
     """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404.
 
@@ -48,12 +57,8 @@ async def authorize(request: Request, slug: str, required: Role | None, *, admin
     viewer: Viewer = request.state.viewer
     database: Database = request.app.state.database
     async with database.read() as session:
-        table = await session.scalar(select(Table).where(Table.slug == slug))
-        member = None
-        if table is not None and viewer.user_id is not None:
-            member = await session.scalar(
-                select(Membership).where(Membership.table_id == table.id, Membership.user_id == viewer.user_id)
-            )
+        found = (await session.execute(_TABLE_AND_MEMBERSHIP, {"slug": slug, "user_id": viewer.user_id})).first()
+    table, member = found if found is not None else (None, None)
     if table is None:
         if not viewer.authenticated:
             raise LoginRequired()
