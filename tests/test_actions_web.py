@@ -256,6 +256,14 @@ def test_my_action_items_span_my_tables(client, board, seed):
     assert "La mia azione" in page
     assert "Di altri" not in page
     assert board.table.name in page
+    # One section per table, each following its table live.
+    assert f'ws-connect="/ws/tavoli/{board.table.slug}?elenco=mie"' in page
+    assert f'id="my-actions-{board.table.id}"' in page
+    login(client, "observer@example.org")
+    page = client.get("/azioni").text
+    assert "Non hai azioni in questo tavolo." in page
+    login(client, "outsider@example.org")
+    assert "Non hai ancora un ruolo in nessun tavolo" in client.get("/azioni").text
 
 
 def test_convening_the_next_meeting_proposes_reviewing_the_open_action_items(client, board, seed):

@@ -1,7 +1,7 @@
-"""The pages of one action item or proposal, and the two lists, follow the table live.
+"""The pages of one action item or proposal, the two lists and "my action items" follow the table live.
 
 Each page's socket names what it shows (`?azione=ID`, `?proposta=ID`, `?elenco=azioni&…`,
-`?elenco=proposte`); the hub pushes its regions when a change touches that record (or any record,
+`?elenco=proposte`, `?elenco=mie`); the hub pushes its regions when a change touches that record (or any record,
 for a list), rendered once per role and locale, with the per-person controls hidden and marked.
 """
 
@@ -140,6 +140,38 @@ async def test_the_proposal_list_follows_a_new_proposal(live_board, people):
     assert answer.status_code == 303, answer.text
     pushed = await message_with(socket, "Orari estivi dei negozi")
     assert "CGIL Bologna" in pushed
+
+
+# --- my action items -----------------------------------------------------------------------------
+
+
+async def test_my_action_items_follow_the_table_and_show_only_mine(live_board, people):
+    chair, member = await people("chair@example.org"), await people("member@example.org")
+    mine = await member.socket(f"{home(live_board)}?elenco=mie&responsabile={live_board.chair.id}")
+    first = await next_message(mine)
+    region = f'<div id="my-actions-{live_board.table.id}" hx-swap-oob="true"'
+    assert region in first
+    assert "Non hai azioni in questo tavolo." in first, "the owner is the person asking, whatever the address says"
+
+    base = f"/tavoli/{live_board.table.slug}/azioni"
+    for title, owner in (("Mappa dei dehors", live_board.member), ("Calendario dei saldi", live_board.chair)):
+        answer = await chair.post(base, {"title": title, "owner": str(owner.id), "due_on": "2031-12-31"})
+        assert answer.status_code == 303, answer.text
+    pushed = (await message_with(mine, "Mappa dei dehors")).split('<div id="announcer"')[0]
+    assert region in pushed
+    assert "Calendario dei saldi" not in pushed, "another person's item is not among mine"
+    assert "csrf_token" not in pushed
+
+    action_id = int(pushed.split(f"{base}/", 1)[1].split('"', 1)[0])
+    answer = await member.post(f"{base}/{action_id}/stato", {"status": "in_progress", "version": "1"})
+    assert answer.status_code == 200, answer.text
+    assert region in await message_with(mine, "In corso")  # after a push for the chair's item, maybe
+
+
+async def test_my_action_items_of_a_table_without_my_role_are_refused(live_board, people):
+    member = await people("member@example.org")
+    socket = await member.socket(f"/ws/tavoli/{live_board.other.slug}?elenco=mie")
+    assert await closed_with(socket) == 4403
 
 
 # --- one proposal ---------------------------------------------------------------------------------

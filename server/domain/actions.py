@@ -371,8 +371,11 @@ async def actions_of(session: AsyncSession, table_id: int, filters: Filters | No
     return list((await session.scalars(_ordered(query, filters.sort))).all())
 
 
-async def my_actions(session: AsyncSession, user_id: int) -> list[tuple[Table, ActionItem]]:
-    """A person's action items across the tables where they still have a role, open ones first."""
+async def my_actions(
+    session: AsyncSession, user_id: int, *, table_id: int | None = None
+) -> list[tuple[Table, ActionItem]]:
+    """A person's action items across the tables where they still have a role (or on one of them),
+    open ones first."""
     query = (
         select(ActionItem, Table)
         .options(joinedload(ActionItem.owner), joinedload(ActionItem.organisation))
@@ -381,6 +384,8 @@ async def my_actions(session: AsyncSession, user_id: int) -> list[tuple[Table, A
         .where(ActionItem.owner_id == user_id)
         .order_by(case((ActionItem.status.in_(ACTIVE), 0), else_=1))
     )
+    if table_id is not None:
+        query = query.where(ActionItem.table_id == table_id)
     rows = (await session.execute(_ordered(query, "due"))).all()
     return [(table, action) for action, table in rows]
 

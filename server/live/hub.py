@@ -54,8 +54,8 @@ AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
     "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
     "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
     "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE, f.ACTION_LIST),
-    "table.": (f.ABOUT, f.RECENT),
-    "action.": (f.ACTIONS, f.RECENT, f.ACTION_LIST, f.ACTION, f.ACTION_HISTORY),
+    "table.": (f.ABOUT, f.RECENT, f.MY_ACTIONS),
+    "action.": (f.ACTIONS, f.RECENT, f.ACTION_LIST, f.ACTION, f.ACTION_HISTORY, f.MY_ACTIONS),
     "proposal.": (f.PROPOSALS, f.RECENT, f.PROPOSAL_LIST, f.PROPOSAL, f.COMMENTS, f.PROPOSAL_SIDE),
 }
 RECORDS = {"meeting_id": "meeting", "action_id": "action", "proposal_id": "proposal"}

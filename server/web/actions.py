@@ -18,6 +18,7 @@ from server.db.models import ActionItem, Role
 from server.db.session import Database
 from server.domain import actions, proposals
 from server.domain.errors import Invalid, Stale
+from server.domain.tables import tables_for
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
 from server.web.errors import LoginRequired
@@ -264,8 +265,13 @@ async def my_actions_page(request: Request) -> Response:
     if viewer.user_id is None:
         raise LoginRequired()
     async with _db(request).read() as session:
+        tables = await tables_for(session, viewer.user_id)
         mine = await actions.my_actions(session, viewer.user_id)
-    return render(request, "actions/mine.html", {"mine": mine, "today": actions.today()})
+    by_table: dict[int, list[ActionItem]] = {}
+    for table, action in mine:
+        by_table.setdefault(table.id, []).append(action)
+    context = {"tables": [table for table, _role in tables.mine], "mine": by_table, "today": actions.today()}
+    return render(request, "actions/mine.html", context)
 
 
 _ACTION = "/tavoli/{slug}/azioni/{action_id:int}"

@@ -154,6 +154,15 @@ async def _action_history(session: AsyncSession, table: Table, page: Page) -> di
     return {"table": table, "action_events": await audit.history_of(session, table.id, "action", action_id)}
 
 
+async def _my_actions(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+    """One person's action items on this table ("my action items"): the page names the owner."""
+    owner = dict(page.query).get("responsabile", "")
+    if page.kind != "mine" or not owner.isdigit():
+        raise ValueError(f"my action items on {page}")
+    mine = await actions.my_actions(session, int(owner), table_id=table.id)
+    return {"table": table, "my_actions": [action for _table, action in mine], "today": actions.today()}
+
+
 # --- proposals ------------------------------------------------------------------------------------
 
 
@@ -204,6 +213,7 @@ ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, re
 ACTION_LIST = Fragment("action-list", "actions/_list.html", _action_list, filtered=True)
 ACTION = Fragment("action", "actions/_action.html", _action, record="action")
 ACTION_HISTORY = Fragment("action-history", "actions/_history.html", _action_history, record="action")
+MY_ACTIONS = Fragment("my-actions", "actions/_mine.html", _my_actions, filtered=True)
 PROPOSAL_LIST = Fragment("proposal-list", "proposals/_list.html", _proposal_list)
 PROPOSAL = Fragment("proposal", "proposals/_proposal.html", _proposal, record="proposal")
 COMMENTS = Fragment("comment-threads", "proposals/_comments.html", _comments, record="proposal")
@@ -213,6 +223,7 @@ TABLE_PAGE = (ABOUT, MEETINGS, PROPOSALS, ACTIONS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
 ACTION_LIST_PAGE = (ACTION_LIST,)
 ACTION_PAGE = (ACTION, ACTION_HISTORY)
+MY_ACTIONS_PAGE = (MY_ACTIONS,)
 PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
 PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
 
@@ -222,6 +233,7 @@ PAGES: dict[str, tuple[Fragment, ...]] = {
     "meeting": MEETING_PAGE,
     "actions": ACTION_LIST_PAGE,
     "action": ACTION_PAGE,
+    "mine": MY_ACTIONS_PAGE,
     "proposals": PROPOSAL_LIST_PAGE,
     "proposal": PROPOSAL_PAGE,
 }

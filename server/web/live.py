@@ -1,6 +1,7 @@
 """The table socket: `/ws/tavoli/{slug}` for the table's home, and for its other live pages
 `?seduta=ID` (a meeting), `?azione=ID` (an action item), `?proposta=ID` (a proposal),
-`?elenco=azioni&…filters` and `?elenco=proposte` (the lists).
+`?elenco=azioni&…filters` and `?elenco=proposte` (the lists), `?elenco=mie` (the viewer's own
+action items on the table, a section of "my action items").
 
 Access is checked before `accept()` (DESIGN §4.2): a foreign Origin is refused at the handshake
 (HTTP 403). A same-origin upgrade without a valid session or without a role on the table is
@@ -42,12 +43,15 @@ RECORD_PAGES: dict[str, tuple[str, type[Meeting | ActionItem | Proposal]]] = {
     "proposta": ("proposal", Proposal),
 }
 LIST_PAGES = {"azioni": "actions", "proposte": "proposals"}
+MINE = "mie"  # the owner is the person asking, never a name in the address
 
 
 def live_query(page: Page) -> str:
     """The socket address's query for a page (the inverse of `_page`): "" for the table's home."""
     if page.kind == "table":
         return ""
+    if page.kind == "mine":
+        return "?" + urlencode({"elenco": MINE})
     names = {kind: name for name, (kind, _model) in RECORD_PAGES.items()} | {v: k for k, v in LIST_PAGES.items()}
     if page.record_id is not None:
         return "?" + urlencode({names[page.kind]: page.record_id})
@@ -57,6 +61,11 @@ def live_query(page: Page) -> str:
 def list_page(kind: str, query: Iterable[tuple[str, str]]) -> Page:
     """A list's page, its filters in a stable order (so that equal lists share their renderings)."""
     return Page(kind, None, tuple(sorted((k, v) for k, v in query if v)))
+
+
+def mine_page(user_id: int) -> Page:
+    """A person's own action items on a table (the "my action items" page has one per table)."""
+    return Page("mine", None, (("responsabile", str(user_id)),))
 
 
 async def present_on(request: Request, session: AsyncSession, table: Table) -> list[tuple[str, str | None]]:
@@ -102,7 +111,9 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
                 if found is None:
                     return NOT_FOUND
                 page = Page(kind, record_id)
-        if "elenco" in params:
+        if params.get("elenco") == MINE:
+            page = mine_page(viewer.user_id)
+        elif "elenco" in params:
             if params["elenco"] not in LIST_PAGES:
                 return NOT_FOUND
             filters = (item for item in params.multi_items() if item[0] != "elenco")

@@ -4,21 +4,23 @@ import { focusInItem } from "./focus.js";
 
 // The badge says plainly whether the page is live. The server closes with 44xx codes when the
 // session ended or access was lost: htmx does not retry those, and the page says why.
+// A page may hold several connections ("my action items" follows each table): each says its own
+// state in the badge inside its element.
 export function followLiveConnection(root) {
-  const say = (state, key) => {
-    const badge = document.getElementById("live-status");
+  const say = (event, state, key) => {
+    const badge = event.target.querySelector && event.target.querySelector(".live-status");
     if (!badge) return;
     badge.dataset.state = state;
     badge.textContent = document.body.dataset[key] || "";
   };
-  root.addEventListener("htmx:wsConnecting", () => say("connecting", "liveConnecting"));
-  root.addEventListener("htmx:wsOpen", () => say("open", "liveOpen"));
+  root.addEventListener("htmx:wsConnecting", (event) => say(event, "connecting", "liveConnecting"));
+  root.addEventListener("htmx:wsOpen", (event) => say(event, "open", "liveOpen"));
   root.addEventListener("htmx:wsClose", (event) => {
     const code = event.detail.event ? event.detail.event.code : 1006;
-    if (code === 4401) say("ended", "liveSessionEnded");
-    else if (code === 4403 || code === 4404) say("ended", "liveNoAccess");
-    else if ([1006, 1011, 1012, 1013].includes(code)) say("reconnecting", "liveReconnecting");
-    else say("ended", "liveStopped");
+    if (code === 4401) say(event, "ended", "liveSessionEnded");
+    else if (code === 4403 || code === 4404) say(event, "ended", "liveNoAccess");
+    else if ([1006, 1011, 1012, 1013].includes(code)) say(event, "reconnecting", "liveReconnecting");
+    else say(event, "ended", "liveStopped");
   });
 }
 

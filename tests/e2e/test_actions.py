@@ -143,3 +143,30 @@ def test_an_action_items_own_page_follows_changes_and_its_pushed_buttons_work(br
     expect(chair.locator("#action .action-status")).to_have_text("In corso")
     expect(chair.locator("#action-history")).to_contain_text("In corso")
     assert chair.evaluate("() => window.notReloaded === true"), "the chair's page was not reloaded"
+
+
+def test_my_action_items_follow_each_table_without_reload(browser, server, board):
+    """ "My action items" holds a connection per table: the chair moving one of mine shows at once."""
+    action = board.seed.run(
+        lambda s: actions.create_action(
+            s,
+            board.table,
+            actions.parse_action(title="Censimento dei dehors", description="", owner=str(board.member.id), due_on=""),
+            actor_id=board.secretary.id,
+        )
+    )
+    member = browser.new_context().new_page()
+    chair = browser.new_context().new_page()
+    log_in(member, server, "member@example.org")
+    log_in(chair, server, "chair@example.org")
+    member.goto(f"{server.url}/azioni")
+    section = member.locator(f"#my-actions-{board.table.id}")
+    expect(section).to_contain_text("Censimento dei dehors")
+    expect(member.locator(".my-actions-table .live-status")).to_have_attribute("data-state", "open")
+    member.evaluate("() => { window.notReloaded = true; }")
+
+    chair.goto(f"{server.url}/tavoli/{board.table.slug}/azioni/{action.id}")
+    expect(chair.locator("#live-status")).to_have_attribute("data-state", "open")
+    chair.locator(f"#action-{action.id}-in_progress").click()
+    expect(section.locator(".action-status")).to_have_text("In corso")
+    assert member.evaluate("() => window.notReloaded === true"), "the member's page was not reloaded"
