@@ -54,6 +54,21 @@ def test_log_out_returns_to_the_login_page(browser, server, people):
     context.close()
 
 
+def test_the_pages_reflow_at_320_pixels_with_the_persons_links_on_screen(browser, server, people):
+    """WCAG 1.4.10: at 320 CSS pixels nothing needs scrolling sideways, the header included."""
+    context = browser.new_context(viewport={"width": 320, "height": 800})
+    page = context.new_page()
+    log_in(page, server, "marco@example.org")
+    for path in ("/", "/azioni", f"/tavoli/{people.slug}"):
+        page.goto(f"{server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
+        for name in ("Le mie azioni", "Esci"):
+            box = page.get_by_role("link", name=name).or_(page.get_by_role("button", name=name)).first.bounding_box()
+            assert box is not None, (path, name)
+            assert 0 <= box["x"] <= box["x"] + box["width"] <= 320, (path, name)
+    context.close()
+
+
 def test_wrong_password_shows_the_error_beside_the_form(browser, server, people):
     context = browser.new_context()
     page = context.new_page()
