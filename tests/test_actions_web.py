@@ -255,6 +255,12 @@ def test_my_action_items_span_my_tables(client, board, seed):
     page = client.get("/azioni").text
     assert "La mia azione" in page
     assert "Di altri" not in page
+    assert "action-row-overdue" not in page
+    past = (date.today() - timedelta(days=5)).isoformat()
+    create(board, seed, title="In ritardo", owner=board.member.id, due=past)
+    page = client.get("/azioni").text
+    assert page.count("action-row-overdue") == 1, "overdue stands out on my action items too"
+    assert "Scaduta" in page
     assert board.table.name in page
     # One section per table, each following its table live.
     assert f'ws-connect="/ws/tavoli/{board.table.slug}?elenco=mie"' in page

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,6 +50,14 @@ _TABLE_AND_MEMBERSHIP = (
 )
 
 
+async def table_and_membership(
+    session: AsyncSession, slug: str, user_id: int | None
+) -> tuple[Table | None, Membership | None]:
+    """Table `slug` and the person's membership of it (None, None for an unknown table)."""
+    found = (await session.execute(_TABLE_AND_MEMBERSHIP, {"slug": slug, "user_id": user_id})).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
 async def authorize(request: Request, slug: str, required: Role | None, *, admin: bool = False) -> TableAccess:
     """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404.
 
@@ -57,8 +66,7 @@ async def authorize(request: Request, slug: str, required: Role | None, *, admin
     viewer: Viewer = request.state.viewer
     database: Database = request.app.state.database
     async with database.read() as session:
-        found = (await session.execute(_TABLE_AND_MEMBERSHIP, {"slug": slug, "user_id": viewer.user_id})).first()
-    table, member = found if found is not None else (None, None)
+        table, member = await table_and_membership(session, slug, viewer.user_id)
     if table is None:
         if not viewer.authenticated:
             raise LoginRequired()

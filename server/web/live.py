@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 
 from server import i18n
 from server.config import Settings
-from server.db.models import ActionItem, Meeting, Membership, Proposal, Role, Table
+from server.db.models import ActionItem, Meeting, Proposal, Role, Table
 from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
@@ -32,6 +32,7 @@ from server.domain.errors import BadQuery
 from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection
 from server.live.direct import DirectWriter
 from server.live.hub import Hub, presence_people
+from server.web.access import table_and_membership
 from server.web.fragments import ACTION_LIST
 from server.web.sessions import Viewer
 from server.web.views import Page, View
@@ -90,14 +91,12 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
     params = websocket.query_params
     async with database.read() as session:
         expires_at = await session_expiry(session, token)
-        table = await session.scalar(select(Table).where(Table.slug == websocket.path_params["slug"]))
+        table, membership = await table_and_membership(session, websocket.path_params["slug"], viewer.user_id)
         if expires_at is None:
             return SESSION_ENDED
         if table is None:
             return NO_ACCESS
-        role = await session.scalar(
-            select(Membership.role).where(Membership.table_id == table.id, Membership.user_id == viewer.user_id)
-        )
+        role = membership.role if membership else None
         decision = decide(
             required=Role.observer, role=role, is_public=table.is_public, authenticated=True, is_admin=viewer.is_admin
         )

@@ -11,6 +11,7 @@ from starlette.templating import Jinja2Templates
 
 from server import i18n
 from server.config import LOCALES
+from server.domain import actions
 from server.markdown import render_markdown
 from server.web import labels
 from server.web.sessions import ANONYMOUS
@@ -47,6 +48,7 @@ def make_environment() -> jinja2.Environment:
         action_status_label=labels.action_status_label,
         action_status_options=labels.action_status_options,
         action_moves=labels.action_moves,
+        is_overdue=actions.is_overdue,
         proposal_status_label=labels.proposal_status_label,
     )
     return env
