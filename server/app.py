@@ -21,9 +21,9 @@ from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.hub import Hub
+from server.views.cache import PageCache
 from server.web import actions, auth, live, meetings, pages, proposals, tables
 from server.web.errors import HANDLERS, refuse
-from server.web.fragments import PageCache
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
 from server.web.templating import make_templates

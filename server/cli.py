@@ -22,7 +22,7 @@ from server.demo import DemoReport, load_demo
 from server.domain import accounts, tables
 from server.domain.errors import DomainError
 from server.i18n import _
-from server.web.labels import role_label
+from server.views.labels import role_label
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.live.direct import DirectWriter, encode_text
-from server.web.views import Page, View
+from server.views.audience import Audience, Screen
 
 QUEUE_LIMIT = 64
 CLOSE_TIMEOUT = 2.0
@@ -56,9 +56,9 @@ class Connection:
     table_id: int
     user_id: int
     session_id: str
-    view: View
+    audience: Audience
     locale: str
-    page: Page
+    page: Screen
     expires_at: datetime
     close_code: int | None = None
     direct: DirectWriter | None = None
@@ -68,9 +68,9 @@ class Connection:
     _serving: asyncio.Task[None] | None = None
 
     @property
-    def group(self) -> tuple[Page, View, str]:
+    def group(self) -> tuple[Screen, Audience, str]:
         """Connections of one group receive the very same frames."""
-        return self.page, self.view, self.locale
+        return self.page, self.audience, self.locale
 
     def push(self, frame: Frame | str, *, first: bool = False) -> None:
         """Send or queue a frame without waiting; a full queue closes the connection (1013).

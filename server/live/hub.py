@@ -27,20 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server import i18n
-from server.db.models import Event, Membership, Table, User, UserSession
+from server.db.models import Event, Table, User, UserSession
 from server.db.session import Database
 from server.db.types import utcnow
 from server.domain.errors import DomainError
+from server.domain.presence import presence_people
 from server.live import wire
 from server.live.brokers import Broker
 from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame
 from server.live.presence import HEARTBEAT, Presence
-from server.web import fragments as f
-from server.web.labels import actor_name, describe_event
-from server.web.views import Page, View
+from server.views import regions as f
+from server.views.audience import Audience, Screen
+from server.views.labels import actor_name, describe_event
 
 log = logging.getLogger(__name__)
-Loaded = dict[tuple[str, Page], dict[str, Any]]
+Loaded = dict[tuple[str, Screen], dict[str, Any]]
 
 SESSION_SWEEP_SECONDS = 30.0
 WORKER_GRACE_SECONDS = 2.0
@@ -49,7 +50,7 @@ PRESENCE_TEMPLATE = "tables/_presence.html"
 # What each kind of change touches. A fragment about one record (a meeting, an action item, a
 # proposal) follows the note's record of that kind, or every page of that kind open on the table
 # when the note names none (a membership change touches every meeting's attendance).
-AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
+AFFECTED: dict[str, tuple[f.Region, ...]] = {
     "agenda.": (f.AGENDA, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
     "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
     "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
@@ -61,11 +62,11 @@ AFFECTED: dict[str, tuple[f.Fragment, ...]] = {
 RECORDS = {"meeting_id": "meeting", "action_id": "action", "proposal_id": "proposal"}
 
 
-def page_fragments(page: Page) -> tuple[f.Fragment, ...]:
+def page_fragments(page: Screen) -> tuple[f.Region, ...]:
     return f.PAGES[page.kind]
 
 
-def affected(kind: str) -> tuple[f.Fragment, ...]:
+def affected(kind: str) -> tuple[f.Region, ...]:
     return next((found for prefix, found in AFFECTED.items() if kind.startswith(prefix)), (f.RECENT,))
 
 
@@ -73,7 +74,7 @@ def affected(kind: str) -> tuple[f.Fragment, ...]:
 class _Pending:
     """What is still to push for one table."""
 
-    fragments: set[tuple[f.Fragment, int | None]] = field(default_factory=set)  # record None: every page
+    fragments: set[tuple[f.Region, int | None]] = field(default_factory=set)  # record None: every page
     notes: list[wire.Changed] = field(default_factory=list)
     presence: bool = False
 
@@ -181,7 +182,7 @@ class Hub:
     def _schedule(
         self,
         table_id: int,
-        wanted: Iterable[tuple[f.Fragment, int | None]],
+        wanted: Iterable[tuple[f.Region, int | None]],
         note: wire.Changed | None = None,
         *,
         presence: bool = False,
@@ -238,7 +239,7 @@ class Hub:
             if frames[key].text:
                 connection.push(frames[key])
 
-    def _needed(self, page: Page, pending: _Pending) -> list[f.Fragment]:
+    def _needed(self, page: Screen, pending: _Pending) -> list[f.Region]:
         shown = page_fragments(page)
         found = {
             fragment
@@ -247,7 +248,7 @@ class Hub:
         }
         return sorted(found, key=shown.index)
 
-    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[f.Fragment, Page]]) -> Loaded:
+    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[f.Region, Screen]]) -> Loaded:
         loaded: Loaded = {}
         for fragment, scope in wanted:
             try:
@@ -257,7 +258,13 @@ class Hub:
         return loaded
 
     def _render_once(
-        self, memo: dict[tuple[Any, ...], str], fragment: f.Fragment, page: Page, data: Loaded, view: View, locale: str
+        self,
+        memo: dict[tuple[Any, ...], str],
+        fragment: f.Region,
+        page: Screen,
+        data: Loaded,
+        view: Audience,
+        locale: str,
     ) -> str:
         scope = fragment.scope(page)
         if (fragment.id, scope) not in data:
@@ -273,14 +280,14 @@ class Hub:
     ) -> str:
         key = ("presence", locale)
         if key not in memo:
-            memo[key] = self.render(PRESENCE_TEMPLATE, {"present": people}, View(None), locale)
+            memo[key] = self.render(PRESENCE_TEMPLATE, {"present": people}, Audience(None), locale)
             self.renders["presence"] += 1
         return memo[key]
 
-    def render(self, template: str, data: dict[str, Any], view: View, locale: str) -> str:
+    def render(self, template: str, data: dict[str, Any], view: Audience, locale: str) -> str:
         """A fragment as pushed: rendered for a view and a locale, with nothing personal in it."""
         with i18n.use_locale(locale):
-            return self.env.get_template(template).render({**data, "view": view, "oob": True, "csrf_token": ""})
+            return self.env.get_template(template).render({**data, "audience": view, "oob": True, "csrf_token": ""})
 
     async def _announcements(self, session: AsyncSession, table_id: int, notes: list[wire.Changed]) -> dict[str, str]:
         """What happened, per locale, for the polite live region ("Anna Bianchi moved «…»")."""
@@ -318,7 +325,7 @@ class Hub:
             people = await presence_people(session, table, self.presence.users(table.id)) if shows_presence else []
         memo: dict[tuple[Any, ...], str] = {}
         parts = [
-            self._render_once(memo, fragment, page, data, connection.view, connection.locale) for fragment in shown
+            self._render_once(memo, fragment, page, data, connection.audience, connection.locale) for fragment in shown
         ]
         if shows_presence:
             parts.append(self._render_presence(memo, people, connection.locale))
@@ -395,25 +402,3 @@ class Hub:
 
 def _announcer(text: str) -> str:
     return f'<div id="announcer" hx-swap-oob="innerHTML">{escape(text)}</div>' if text else ""
-
-
-async def presence_people(session: AsyncSession, table: Table, user_ids: set[int]) -> list[tuple[str, str | None]]:
-    """The people on the table now, by name, with the organisation they represent there (or their own)."""
-    if not user_ids:
-        return []
-    users = (
-        await session.scalars(select(User).options(joinedload(User.organisation)).where(User.id.in_(user_ids)))
-    ).all()
-    rows = (
-        await session.execute(
-            select(Membership.user_id, Membership)
-            .options(joinedload(Membership.organisation))
-            .where(Membership.table_id == table.id, Membership.user_id.in_(user_ids))
-        )
-    ).all()
-    represents = {user_id: m.organisation for user_id, m in rows}
-    people = []
-    for user in users:
-        organisation = represents.get(user.id) or user.organisation
-        people.append((user.name, organisation.name if organisation else None))
-    return sorted(people, key=lambda p: p[0].lower())

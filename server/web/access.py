@@ -19,9 +19,9 @@ from starlette.routing import Route
 from server.db.models import Membership, Role, Table
 from server.db.session import Database
 from server.domain.access import Decision, decide
+from server.views.audience import Audience
 from server.web.errors import LoginRequired
 from server.web.sessions import Viewer
-from server.web.views import View
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class TableAccess:
         return self.membership.role if self.membership else None
 
     @property
-    def view(self) -> View:
-        return View(self.role, self.viewer.is_admin)
+    def audience(self) -> Audience:
+        return Audience(self.role, self.viewer.is_admin)
 
 
 # The table and the viewer's membership in one statement, built once (every table request asks it);

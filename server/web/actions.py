@@ -20,15 +20,15 @@ from server.domain import actions, proposals
 from server.domain.errors import Invalid, Stale
 from server.domain.tables import tables_for
 from server.i18n import _
+from server.views.audience import Screen
+from server.views.labels import action_status_label
+from server.views.regions import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, TABLE_HOME, load, people_of
 from server.web.access import TableAccess, TableRoute
 from server.web.errors import LoginRequired
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
-from server.web.fragments import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, TABLE_HOME, load, people_of
-from server.web.labels import action_status_label
 from server.web.live import list_page as list_page_of
 from server.web.live import live_query
 from server.web.sessions import Viewer
-from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -57,7 +57,7 @@ async def list_page(request: Request, access: TableAccess) -> Response:
     page = list_page_of("actions", request.query_params.multi_items())
     async with _db(request).read() as session:
         data = await load(session, access.table, ACTION_LIST_PAGE, page)
-    return render(request, "actions/list.html", {**data, "view": access.view, "live_query": live_query(page)})
+    return render(request, "actions/list.html", {**data, "audience": access.audience, "live_query": live_query(page)})
 
 
 # --- one action item ------------------------------------------------------------------------------
@@ -65,16 +65,16 @@ async def list_page(request: Request, access: TableAccess) -> Response:
 
 async def _action_context(request: Request, access: TableAccess, action_id: int) -> dict[str, Any]:
     """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
-    page = Page("action", action_id)
+    page = Screen("action", action_id)
     async with _db(request).read() as session:
         data = await load(session, access.table, ACTION_PAGE, page)
     may_write = access.role is not None and access.role is not Role.observer
     owns = data["action"].owner_id == access.viewer.user_id
     return {
         **data,
-        "view": access.view,
+        "audience": access.audience,
         "live_query": live_query(page),
-        "may_note": may_write and (access.view.runs_meetings or owns),
+        "may_note": may_write and (access.audience.runs_meetings or owns),
         "note_form": {"client_key": new_client_key()},
         "message": None,
     }
@@ -115,7 +115,7 @@ async def _form(
         people = await people_of(session, access.table.id)
     context = {
         "table": access.table,
-        "view": access.view,
+        "audience": access.audience,
         "people": people,
         "form": form,
         "action": action,
@@ -234,7 +234,7 @@ async def set_status(request: Request, access: TableAccess) -> Response:
     if is_htmx(request):
         async with _db(request).read() as session:
             data = await ACTIONS.load(session, access.table, TABLE_HOME)
-        context = {**data, "view": access.view, "actions_message": message, "announce": announce}
+        context = {**data, "audience": access.audience, "actions_message": message, "announce": announce}
         return render(request, "actions/_open_response.html", context, code)
     if code != 200:
         context = await _action_context(request, access, action_id)

@@ -29,13 +29,14 @@ from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.errors import BadQuery
+from server.domain.presence import presence_people
 from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection
 from server.live.direct import DirectWriter
-from server.live.hub import Hub, presence_people
+from server.live.hub import Hub
+from server.views.audience import Audience, Screen
+from server.views.regions import ACTION_LIST
 from server.web.access import table_and_membership
-from server.web.fragments import ACTION_LIST
 from server.web.sessions import Viewer
-from server.web.views import Page, View
 
 # The page a socket follows, from its address: one record of the table, or a list with its filters.
 RECORD_PAGES: dict[str, tuple[str, type[Meeting | ActionItem | Proposal]]] = {
@@ -47,7 +48,7 @@ LIST_PAGES = {"azioni": "actions", "proposte": "proposals"}
 MINE = "mie"  # the owner is the person asking, never a name in the address
 
 
-def live_query(page: Page) -> str:
+def live_query(page: Screen) -> str:
     """The socket address's query for a page (the inverse of `_page`): "" for the table's home."""
     if page.kind == "table":
         return ""
@@ -59,14 +60,14 @@ def live_query(page: Page) -> str:
     return "?" + urlencode([("elenco", names[page.kind]), *page.query])
 
 
-def list_page(kind: str, query: Iterable[tuple[str, str]]) -> Page:
+def list_page(kind: str, query: Iterable[tuple[str, str]]) -> Screen:
     """A list's page, its filters in a stable order (so that equal lists share their renderings)."""
-    return Page(kind, None, tuple(sorted((k, v) for k, v in query if v)))
+    return Screen(kind, None, tuple(sorted((k, v) for k, v in query if v)))
 
 
-def mine_page(user_id: int) -> Page:
+def mine_page(user_id: int) -> Screen:
     """A person's own action items on a table (the "my action items" page has one per table)."""
-    return Page("mine", None, (("responsabile", str(user_id)),))
+    return Screen("mine", None, (("responsabile", str(user_id)),))
 
 
 async def present_on(request: Request, session: AsyncSession, table: Table) -> list[tuple[str, str | None]]:
@@ -79,7 +80,7 @@ async def present_on(request: Request, session: AsyncSession, table: Table) -> l
 class _Admission:
     table_id: int
     role: Role | None
-    page: Page
+    page: Screen
     expires_at: datetime
 
 
@@ -102,14 +103,14 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
         )
         if decision is not Decision.allow:
             return NO_ACCESS
-        page = Page()
+        page = Screen()
         for name, (kind, model) in RECORD_PAGES.items():
             if name in params:
                 record_id = int(params[name]) if params[name].isdigit() else -1
                 found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
                 if found is None:
                     return NOT_FOUND
-                page = Page(kind, record_id)
+                page = Screen(kind, record_id)
         if params.get("elenco") == MINE:
             page = mine_page(viewer.user_id)
         elif "elenco" in params:
@@ -146,7 +147,7 @@ async def table_socket(websocket: WebSocket) -> None:
         table_id=admission.table_id,
         user_id=viewer.user_id,
         session_id=session_key(token),
-        view=View(admission.role, viewer.is_admin),
+        audience=Audience(admission.role, viewer.is_admin),
         locale=i18n.current_locale(),
         page=admission.page,
         expires_at=admission.expires_at,

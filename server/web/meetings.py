@@ -17,11 +17,11 @@ from server.db.session import Database
 from server.domain import actions, agenda, meetings
 from server.domain.errors import Invalid, Stale
 from server.i18n import TIMEZONE, _
+from server.views.audience import Screen
+from server.views.regions import AGENDA, ATTENDANCE, MEETING_PAGE, load, people_of
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
-from server.web.fragments import AGENDA, ATTENDANCE, MEETING_PAGE, load, people_of
 from server.web.live import present_on
-from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -43,11 +43,11 @@ async def _meeting_page(
     request: Request, access: TableAccess, meeting_id: int, *, status: int = 200, **extra: Any
 ) -> Response:
     async with _db(request).read() as session:
-        data = await load(session, access.table, MEETING_PAGE, Page("meeting", meeting_id))
+        data = await load(session, access.table, MEETING_PAGE, Screen("meeting", meeting_id))
         people = await people_of(session, access.table.id)
         data["present"] = await present_on(request, session, access.table)
     context = {
-        "view": access.view,
+        "audience": access.audience,
         "people": people,
         "add_form": {"client_key": new_client_key()},
         "agenda_message": None,
@@ -97,7 +97,7 @@ def _meeting_form(
 ) -> Response:
     context = {
         "table": access.table,
-        "view": access.view,
+        "audience": access.audience,
         "form": form,
         "meeting": meeting,
         "current": _meeting_form_values(current) if current else None,
@@ -208,11 +208,11 @@ async def _agenda_answer(
             )
         return redirect(_meeting_url(access, meeting_id) + "#agenda")
     async with _db(request).read() as session:
-        data = await AGENDA.load(session, access.table, Page("meeting", meeting_id))
+        data = await AGENDA.load(session, access.table, Screen("meeting", meeting_id))
         people = await people_of(session, access.table.id) if add_form is not None else []
     context = {
         **data,
-        "view": access.view,
+        "audience": access.audience,
         "agenda_message": message,
         "announce": announce,
         "add_form": add_form,
@@ -250,7 +250,7 @@ def _item_form(request: Request, access: TableAccess, context: dict[str, Any], s
     return render(
         request,
         "meetings/item_form.html",
-        {"table": access.table, "view": access.view, "current": None, **context},
+        {"table": access.table, "audience": access.audience, "current": None, **context},
         status,
     )
 
@@ -315,7 +315,7 @@ async def confirm_remove_item(request: Request, access: TableAccess) -> Response
     return render(
         request,
         "meetings/item_remove.html",
-        {"table": access.table, "meeting": meeting, "item": item, "view": access.view},
+        {"table": access.table, "meeting": meeting, "item": item, "audience": access.audience},
     )
 
 
@@ -379,7 +379,7 @@ async def set_status(request: Request, access: TableAccess) -> Response:
             )
     except Stale as exc:
         return await _agenda_answer(request, access, meeting_id, status=409, message=_stale_agenda(exc))
-    from server.web.labels import status_label
+    from server.views.labels import status_label
 
     return await _agenda_answer(
         request,
@@ -433,8 +433,8 @@ async def _attendance_answer(
             return await _meeting_page(request, access, meeting_id, status=status, attendance_message=message)
         return redirect(_meeting_url(access, meeting_id) + "#attendance")
     async with _db(request).read() as session:
-        data = await ATTENDANCE.load(session, access.table, Page("meeting", meeting_id))
-    context = {**data, "view": access.view, "attendance_message": message, "announce": announce}
+        data = await ATTENDANCE.load(session, access.table, Screen("meeting", meeting_id))
+    context = {**data, "audience": access.audience, "attendance_message": message, "announce": announce}
     return render(request, "meetings/_attendance_response.html", context, status)
 
 

@@ -20,11 +20,11 @@ from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, Stale
 from server.domain.tables import members_of
 from server.i18n import _
+from server.views.audience import Screen
+from server.views.regions import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE, load
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import new_client_key, number, redirect, render, text
-from server.web.fragments import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE, load
 from server.web.live import live_query
-from server.web.views import Page
 
 
 def _db(request: Request) -> Database:
@@ -56,10 +56,10 @@ async def _table_organisations(request: Request, access: TableAccess) -> list[Or
 
 
 async def list_page(request: Request, access: TableAccess) -> Response:
-    page = Page("proposals")
+    page = Screen("proposals")
     async with _db(request).read() as session:
         data = await load(session, access.table, PROPOSAL_LIST_PAGE, page)
-    return render(request, "proposals/list.html", {**data, "view": access.view, "live_query": live_query(page)})
+    return render(request, "proposals/list.html", {**data, "audience": access.audience, "live_query": live_query(page)})
 
 
 # --- creating and editing -------------------------------------------------------------------------
@@ -90,7 +90,7 @@ async def _form(
 ) -> Response:
     context = {
         "table": access.table,
-        "view": access.view,
+        "audience": access.audience,
         "form": form,
         "proposal": proposal,
         "current": current,
@@ -183,13 +183,13 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
 
 async def _context(request: Request, access: TableAccess, proposal_id: int) -> dict[str, Any]:
     """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
-    page = Page("proposal", proposal_id)
+    page = Screen("proposal", proposal_id)
     async with _db(request).read() as session:
         data = await load(session, access.table, PROPOSAL_PAGE, page)
     membership = access.membership
     return {
         **data,
-        "view": access.view,
+        "audience": access.audience,
         "live_query": live_query(page),
         "own_organisation": membership.organisation_id if membership and membership.role is not Role.observer else None,
         "may_comment": access.role is not None and access.role is not Role.observer,

@@ -16,9 +16,10 @@ from server.domain.actions import today
 from server.domain.errors import Duplicate, Invalid, NotFound, Stale
 from server.domain.meetings import meetings_of
 from server.i18n import _
+from server.views.cache import PageCache
+from server.views.regions import MEMBERS, TABLE_HOME, TABLE_PAGE, load
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, redirect, render, text
-from server.web.fragments import MEMBERS, TABLE_HOME, TABLE_PAGE, PageCache, load
 from server.web.live import present_on
 
 HISTORY_PAGE_SIZE = 50
@@ -31,19 +32,21 @@ def _db(request: Request) -> Database:
 
 async def table_home(request: Request, access: TableAccess) -> Response:
     """The table's home; a person without a role on a public table sees only its public face."""
-    view = access.view
-    if not view.reads_table:
+    audience = access.audience
+    if not audience.reads_table:
         async with _db(request).read() as session:
             data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
-        return render(request, "tables/table.html", {**data, "view": view, "member_form": {}, "settings_form": {}})
+        return render(
+            request, "tables/table.html", {**data, "audience": audience, "member_form": {}, "settings_form": {}}
+        )
     # The fragments come from the page cache while the table has not changed (see PageCache).
     cache: PageCache = request.app.state.page_cache
     locale, day = i18n.current_locale(), today()
-    keys = {fragment: cache.key(fragment, access.table, view, locale, day) for fragment in TABLE_PAGE}
+    keys = {fragment: cache.key(fragment, access.table, audience, locale, day) for fragment in TABLE_PAGE}
     async with _db(request).read() as session:
         data = await load(session, access.table, cache.missing(keys))
         data["present"] = await present_on(request, session, access.table)
-    context = {**data, "table": access.table, "view": view, "member_form": {}, "settings_form": {}}
+    context = {**data, "table": access.table, "audience": audience, "member_form": {}, "settings_form": {}}
     token = request.state.csrf_token
     rendered = {f.id: cache.rendered(key, f.template, context, token) for f, key in keys.items()}
     return render(request, "tables/table.html", {**context, "rendered": rendered})
@@ -53,7 +56,7 @@ async def _table_page_with(request: Request, access: TableAccess, status: int, *
     async with _db(request).read() as session:
         data = await load(session, access.table, TABLE_PAGE)
         data["present"] = await present_on(request, session, access.table)
-    context = {**data, "view": access.view, "member_form": {}, "settings_form": {}, **forms}
+    context = {**data, "audience": access.audience, "member_form": {}, "settings_form": {}, **forms}
     return render(request, "tables/table.html", context, status)
 
 
@@ -62,7 +65,7 @@ async def _members_answer(request: Request, access: TableAccess, form: dict[str,
     if is_htmx(request):
         async with _db(request).read() as session:
             data = await MEMBERS.load(session, access.table, TABLE_HOME)
-        return render(request, MEMBERS.template, {**data, "view": access.view, "member_form": form}, status)
+        return render(request, MEMBERS.template, {**data, "audience": access.audience, "member_form": form}, status)
     if status >= 400:
         return await _table_page_with(request, access, status, member_form=form)
     return redirect(f"/tavoli/{access.table.slug}#members")
@@ -136,7 +139,9 @@ async def change_member(request: Request, access: TableAccess) -> Response:
 async def confirm_remove_member(request: Request, access: TableAccess) -> Response:
     async with _db(request).read() as session:
         member = await tables.get_membership(session, access.table, int(request.path_params["membership_id"]))
-    return render(request, "tables/remove_member.html", {"table": access.table, "member": member, "view": access.view})
+    return render(
+        request, "tables/remove_member.html", {"table": access.table, "member": member, "audience": access.audience}
+    )
 
 
 async def remove_member(request: Request, access: TableAccess) -> Response:
@@ -179,7 +184,9 @@ async def history_page(request: Request, access: TableAccess) -> Response:
         events = await audit.history(session, access.table.id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq)
     older = events[-1].seq if len(events) == HISTORY_PAGE_SIZE else None
     return render(
-        request, "tables/history.html", {"table": access.table, "events": events, "older": older, "view": access.view}
+        request,
+        "tables/history.html",
+        {"table": access.table, "events": events, "older": older, "audience": access.audience},
     )
 
 

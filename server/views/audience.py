@@ -11,7 +11,7 @@ from server.db.models import Role
 
 
 @dataclass(frozen=True)
-class View:
+class Audience:
     """The eyes a page or fragment is rendered for."""
 
     role: Role | None
@@ -33,7 +33,7 @@ class View:
 
 
 @dataclass(frozen=True)
-class Page:
+class Screen:
     """What an open page shows: its kind, the record it is about, and the filters of a list.
 
     Kinds: "table" (the home), "meeting", "actions" and "proposals" (the lists), "action" and

@@ -8,15 +8,10 @@ the template decides the controls from `view`.
 
 from __future__ import annotations
 
-import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -27,13 +22,13 @@ from server.domain import actions, audit, proposals
 from server.domain.agenda import agenda_of
 from server.domain.meetings import attendance_of, get_meeting, meetings_of
 from server.domain.tables import members_of, organisations
-from server.web.views import Page, View
+from server.views.audience import Screen
 
-Loader = Callable[[AsyncSession, Table, Page], Awaitable[dict[str, Any]]]
+Loader = Callable[[AsyncSession, Table, Screen], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
-class Fragment:
+class Region:
     """A live region: its element id, its template and what it needs from the database.
 
     `record` names the kind of record a fragment is about ("meeting", "action", "proposal"): it is
@@ -47,12 +42,12 @@ class Fragment:
     record: str | None = None
     filtered: bool = False
 
-    def scope(self, page: Page) -> Page:
+    def scope(self, page: Screen) -> Screen:
         """What the fragment's data depends on besides the table: the page, or nothing (the home)."""
         return page if self.record or self.filtered else TABLE_HOME
 
 
-TABLE_HOME = Page()
+TABLE_HOME = Screen()
 
 
 async def people_of(session: AsyncSession, table_id: int) -> list[tuple[User, str | None]]:
@@ -68,7 +63,7 @@ async def people_of(session: AsyncSession, table_id: int) -> list[tuple[User, st
     return sorted(people, key=lambda p: p[0].name.lower())
 
 
-def _record(page: Page, kind: str) -> int:
+def _record(page: Screen, kind: str) -> int:
     if page.kind != kind or page.record_id is None:
         raise ValueError(f"a {kind} fragment on {page}")
     return page.record_id
@@ -77,47 +72,47 @@ def _record(page: Page, kind: str) -> int:
 # --- the table's home -----------------------------------------------------------------------------
 
 
-async def _about(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _about(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     return {"table": table}
 
 
-async def _members(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _members(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     return {"table": table, "seats": await members_of(session, table.id), "organisations": await organisations(session)}
 
 
-async def _meetings(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _meetings(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     meetings = await meetings_of(session, table.id)
     upcoming = meetings.upcoming[0] if meetings.upcoming else None
     preview = await agenda_of(session, upcoming.id) if upcoming else []
     return {"table": table, "meetings": meetings, "next_meeting": upcoming, "preview": preview}
 
 
-async def _recent(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _recent(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     return {"table": table, "events": await audit.history(session, table.id, limit=10)}
 
 
-async def _actions(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _actions(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     return {"table": table, "actions": await actions.open_actions(session, table.id), "today": actions.today()}
 
 
-async def _proposals(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _proposals(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     return {"table": table, "open_proposals": await proposals.open_proposals(session, table.id)}
 
 
 # --- a meeting ------------------------------------------------------------------------------------
 
 
-async def _details(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _details(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
 
-async def _agenda(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _agenda(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "items": await agenda_of(session, meeting.id)}
 
 
-async def _attendance(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _attendance(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     meeting = await get_meeting(session, table.id, _record(page, "meeting"))
     return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
 
@@ -125,7 +120,7 @@ async def _attendance(session: AsyncSession, table: Table, page: Page) -> dict[s
 # --- action items ---------------------------------------------------------------------------------
 
 
-async def _action_list(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _action_list(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     people = await people_of(session, table.id)
     known = {o.slug: o for o in await organisations(session)}
     chosen = dict(page.query)
@@ -143,18 +138,18 @@ async def _action_list(session: AsyncSession, table: Table, page: Page) -> dict[
     }
 
 
-async def _action(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _action(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     action = await actions.get_action(session, table.id, _record(page, "action"))
     notes = await actions.notes_of(session, action.id)
     return {"table": table, "action": action, "notes": notes, "today": actions.today()}
 
 
-async def _action_history(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _action_history(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     action_id = _record(page, "action")
     return {"table": table, "action_events": await audit.history_of(session, table.id, "action", action_id)}
 
 
-async def _my_actions(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _my_actions(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     """One person's action items on this table ("my action items"): the page names the owner."""
     owner = dict(page.query).get("responsabile", "")
     if page.kind != "mine" or not owner.isdigit():
@@ -166,18 +161,18 @@ async def _my_actions(session: AsyncSession, table: Table, page: Page) -> dict[s
 # --- proposals ------------------------------------------------------------------------------------
 
 
-async def _proposal_list(session: AsyncSession, table: Table, _page: Page) -> dict[str, Any]:
+async def _proposal_list(session: AsyncSession, table: Table, _page: Screen) -> dict[str, Any]:
     found = await proposals.proposals_of(session, table.id)
     authors = {p.id: await proposals.authors_of(session, p.id) for p in found}
     return {"table": table, "proposals": found, "authors": authors}
 
 
-async def _proposal(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _proposal(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
     return {"table": table, "proposal": proposal, "authors": await proposals.authors_of(session, proposal.id)}
 
 
-async def _comments(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _comments(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
     return {
         "table": table,
@@ -188,7 +183,7 @@ async def _comments(session: AsyncSession, table: Table, page: Page) -> dict[str
     }
 
 
-async def _proposal_side(session: AsyncSession, table: Table, page: Page) -> dict[str, Any]:
+async def _proposal_side(session: AsyncSession, table: Table, page: Screen) -> dict[str, Any]:
     proposal = await proposals.get_proposal(session, table.id, _record(page, "proposal"))
     return {
         "table": table,
@@ -201,23 +196,23 @@ async def _proposal_side(session: AsyncSession, table: Table, page: Page) -> dic
     }
 
 
-ABOUT = Fragment("about", "tables/_about.html", _about)
-MEMBERS = Fragment("members", "tables/_members.html", _members)
-MEETINGS = Fragment("meetings", "tables/_meetings.html", _meetings)
-RECENT = Fragment("recent-history", "tables/_recent.html", _recent)
-ACTIONS = Fragment("actions", "actions/_open.html", _actions)
-PROPOSALS = Fragment("proposals", "proposals/_open.html", _proposals)
-DETAILS = Fragment("meeting-details", "meetings/_details.html", _details, record="meeting")
-AGENDA = Fragment("agenda", "meetings/_agenda.html", _agenda, record="meeting")
-ATTENDANCE = Fragment("attendance", "meetings/_attendance.html", _attendance, record="meeting")
-ACTION_LIST = Fragment("action-list", "actions/_list.html", _action_list, filtered=True)
-ACTION = Fragment("action", "actions/_action.html", _action, record="action")
-ACTION_HISTORY = Fragment("action-history", "actions/_history.html", _action_history, record="action")
-MY_ACTIONS = Fragment("my-actions", "actions/_mine.html", _my_actions, filtered=True)
-PROPOSAL_LIST = Fragment("proposal-list", "proposals/_list.html", _proposal_list)
-PROPOSAL = Fragment("proposal", "proposals/_proposal.html", _proposal, record="proposal")
-COMMENTS = Fragment("comment-threads", "proposals/_comments.html", _comments, record="proposal")
-PROPOSAL_SIDE = Fragment("proposal-side", "proposals/_side.html", _proposal_side, record="proposal")
+ABOUT = Region("about", "tables/_about.html", _about)
+MEMBERS = Region("members", "tables/_members.html", _members)
+MEETINGS = Region("meetings", "tables/_meetings.html", _meetings)
+RECENT = Region("recent-history", "tables/_recent.html", _recent)
+ACTIONS = Region("actions", "actions/_open.html", _actions)
+PROPOSALS = Region("proposals", "proposals/_open.html", _proposals)
+DETAILS = Region("meeting-details", "meetings/_details.html", _details, record="meeting")
+AGENDA = Region("agenda", "meetings/_agenda.html", _agenda, record="meeting")
+ATTENDANCE = Region("attendance", "meetings/_attendance.html", _attendance, record="meeting")
+ACTION_LIST = Region("action-list", "actions/_list.html", _action_list, filtered=True)
+ACTION = Region("action", "actions/_action.html", _action, record="action")
+ACTION_HISTORY = Region("action-history", "actions/_history.html", _action_history, record="action")
+MY_ACTIONS = Region("my-actions", "actions/_mine.html", _my_actions, filtered=True)
+PROPOSAL_LIST = Region("proposal-list", "proposals/_list.html", _proposal_list)
+PROPOSAL = Region("proposal", "proposals/_proposal.html", _proposal, record="proposal")
+COMMENTS = Region("comment-threads", "proposals/_comments.html", _comments, record="proposal")
+PROPOSAL_SIDE = Region("proposal-side", "proposals/_side.html", _proposal_side, record="proposal")
 
 TABLE_PAGE = (ABOUT, MEETINGS, PROPOSALS, ACTIONS, MEMBERS, RECENT)
 MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
@@ -227,8 +222,8 @@ MY_ACTIONS_PAGE = (MY_ACTIONS,)
 PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
 PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
 
-# The live regions of each kind of page (Page.kind).
-PAGES: dict[str, tuple[Fragment, ...]] = {
+# The live regions of each kind of page (Screen.kind).
+PAGES: dict[str, tuple[Region, ...]] = {
     "table": TABLE_PAGE,
     "meeting": MEETING_PAGE,
     "actions": ACTION_LIST_PAGE,
@@ -243,50 +238,10 @@ SHOWS_PRESENCE = frozenset({"table", "meeting"})
 
 
 async def load(
-    session: AsyncSession, table: Table, fragments: tuple[Fragment, ...], page: Page = TABLE_HOME
+    session: AsyncSession, table: Table, fragments: tuple[Region, ...], page: Screen = TABLE_HOME
 ) -> dict[str, Any]:
     """The merged data of several fragments, for a page that shows them all."""
     data: dict[str, Any] = {}
     for fragment in fragments:
         data.update(await fragment.load(session, table, fragment.scope(page)))
     return data
-
-
-# Stands for the CSRF token in a cached rendering; random, so no user content can contain it.
-CSRF_SLOT = secrets.token_hex(16)
-
-
-class PageCache:
-    """Renderings of a page's fragments, reused until the table changes (DESIGN §5, bench/render).
-
-    Every change of a table takes its next event sequence number, so a fragment rendered from the
-    table at sequence number n, for a view, a locale and a day (what is overdue), stays right
-    until n moves. Renderings are kept with a slot for the CSRF token, which each page fills in.
-    A rendering of data newer than its key is harmless: the key only ever ages.
-    """
-
-    def __init__(self, env: jinja2.Environment, size: int = 512) -> None:
-        self.env = env
-        self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self.renders = 0
-
-    @staticmethod
-    def key(fragment: Fragment, table: Table, view: View, locale: str, day: date) -> tuple[Any, ...]:
-        return (fragment.id, table.id, table.event_seq, view, locale, day)
-
-    def missing(self, keys: dict[Fragment, tuple[Any, ...]]) -> tuple[Fragment, ...]:
-        return tuple(fragment for fragment, key in keys.items() if key not in self._entries)
-
-    def rendered(self, key: tuple[Any, ...], template: str, context: dict[str, Any], csrf_token: str) -> Markup:
-        """The fragment's HTML for this page: from the cache, or rendered now and kept."""
-        html = self._entries.get(key)
-        if html is None:
-            html = self.env.get_template(template).render({**context, "csrf_token": CSRF_SLOT})
-            self.renders += 1
-            self._entries[key] = html
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(key)
-        return Markup(html.replace(CSRF_SLOT, csrf_token))  # noqa: S704 (our own rendering, autoescaped)

@@ -1,0 +1,50 @@
+"""The Jinja environment: autoescaped, translated through the current locale, strict about typos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from server import i18n
+from server.config import LOCALES
+from server.domain import actions
+from server.markdown import render_markdown
+from server.views import labels
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+
+def make_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,  # templates ship with the code: a restart reads them again
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["datetime"] = i18n.format_datetime
+    env.filters["day"] = i18n.format_day
+    env.filters["markdown"] = render_markdown
+    env.globals["locales"] = LOCALES
+    env.globals["locale_name"] = i18n.locale_name
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals.update(
+        role_label=labels.role_label,
+        status_label=labels.status_label,
+        describe_event=labels.describe_event,
+        actor_name=labels.actor_name,
+        role_options=labels.role_options,
+        status_actions=labels.status_actions,
+        organisation_options=labels.organisation_options,
+        people_options=labels.people_options,
+        action_status_label=labels.action_status_label,
+        action_status_options=labels.action_status_options,
+        action_moves=labels.action_moves,
+        is_overdue=actions.is_overdue,
+        proposal_status_label=labels.proposal_status_label,
+    )
+    return env
