@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.templates = make_templates()
+    # Templates build links from route names. The paths are relative to the site (no scheme or
+    # host), so that the hub, rendering a fragment for every open page, needs no request.
+    app.state.templates.env.globals["url_for"] = lambda name, /, **params: str(app.router.url_path_for(name, **params))
     app.state.page_cache = PageCache(app.state.templates.env)
     app.state.security_headers = security_headers(settings)
     return app
