@@ -1,0 +1,52 @@
+"""The data model (DESIGN §4.4), one module per area. Every record people edit carries a `version`
+for optimistic concurrency.
+
+Import the models from here (`from server.db.models import Table`): importing the package maps
+every area, so that the metadata Alembic compares and the tests truncate is complete. A new area
+adds its module and its names below.
+"""
+
+from server.db.models.accounts import LoginAttempt, Organisation, User, UserSession
+from server.db.models.actions import ActionItem, ActionNote, ActionStatus
+from server.db.models.audit import Event
+from server.db.models.base import NAMING_CONVENTION, Base, Versioned, enum_column
+from server.db.models.meetings import AgendaItem, AgendaStatus, Attendance, Meeting
+from server.db.models.proposals import (
+    Endorsement,
+    Proposal,
+    ProposalAuthor,
+    ProposalComment,
+    ProposalLink,
+    ProposalStatus,
+    ProposalVersion,
+)
+from server.db.models.tables import Membership, Role, Table
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "ActionItem",
+    "ActionNote",
+    "ActionStatus",
+    "AgendaItem",
+    "AgendaStatus",
+    "Attendance",
+    "Base",
+    "Endorsement",
+    "Event",
+    "LoginAttempt",
+    "Meeting",
+    "Membership",
+    "Organisation",
+    "Proposal",
+    "ProposalAuthor",
+    "ProposalComment",
+    "ProposalLink",
+    "ProposalStatus",
+    "ProposalVersion",
+    "Role",
+    "Table",
+    "User",
+    "UserSession",
+    "Versioned",
+    "enum_column",
+]
