@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -27,6 +28,13 @@ FREE_FAILURES = 5
 FIRST_DELAY_SECONDS = 15
 MAX_DELAY_SECONDS = 900
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AccountEvent(StrEnum):
+    """What the audit record says about accounts and organisations (the values are stored)."""
+
+    user_created = "user.created"
+    organisation_created = "organisation.created"
 
 
 @cache
@@ -98,7 +106,9 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
-    await audit.record(session, "user.created", actor_id=actor_id, user_id=user.id, email=email, is_admin=is_admin)
+    await audit.record(
+        session, AccountEvent.user_created, actor_id=actor_id, user_id=user.id, email=email, is_admin=is_admin
+    )
     return user
 
 

@@ -1,17 +1,17 @@
 """Action items (azioni / impegni): what members commit to between meetings, and how it goes.
 
 Chair and secretary create, assign, edit and cancel them; the owner moves their status along and
-writes progress notes; everyone on the table reads them (DESIGN §2.5).
+writes progress notes; everyone on the table reads them (DESIGN §2.5). The lists are in
+server.domain.action_lists; their names are importable from here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TypeVar
+from datetime import date
+from enum import StrEnum
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -24,15 +24,56 @@ from server.db.models import (
     Role,
     Table,
 )
-from server.domain import audit
+from server.domain import audit, transitions
+from server.domain.action_lists import (
+    ACTIVE,
+    SORTS,
+    STATUS_FILTERS,
+    Filters,
+    actions_of,
+    filters_from,
+    is_overdue,
+    my_actions,
+    open_actions,
+    organisations_with_actions,
+    today,
+)
 from server.domain.agenda import DESCRIPTION_LIMIT, item_of_table
-from server.domain.errors import BadQuery, Forbidden, Invalid, NotFound, stale
+from server.domain.edits import is_change
+from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.keys import already_made
 from server.domain.meetings import check_title, lock_table
-from server.i18n import TIMEZONE, _
+from server.i18n import _
+
+__all__ = [
+    "ACTIVE",
+    "MANAGERS",
+    "SORTS",
+    "STATUS_FILTERS",
+    "TRANSITIONS",
+    "ActionEvent",
+    "ActionValues",
+    "Actor",
+    "Filters",
+    "actions_of",
+    "add_note",
+    "create_action",
+    "filters_from",
+    "get_action",
+    "is_overdue",
+    "my_actions",
+    "notes_of",
+    "open_actions",
+    "organisations_with_actions",
+    "parse_action",
+    "parse_status",
+    "propose_review",
+    "set_status",
+    "today",
+    "update_action",
+]
 
 NOTE_LIMIT = 5_000
-ACTIVE = (ActionStatus.open, ActionStatus.in_progress)
 MANAGERS = (Role.chair, Role.secretary)
 
 # Which status may follow which. Done can be reopened (work found unfinished); cancelled is final.
@@ -44,13 +85,13 @@ TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
 }
 
 
-def today() -> date:
-    """Today in Bologna: what "overdue" is measured against."""
-    return datetime.now(TIMEZONE).date()
+class ActionEvent(StrEnum):
+    """What the audit record says about action items (the values are stored)."""
 
-
-def is_overdue(action: ActionItem, on: date | None = None) -> bool:
-    return action.status in ACTIVE and action.due_on is not None and action.due_on < (on or today())
+    created = "action.created"
+    updated = "action.updated"
+    note_added = "action.note_added"
+    status = "action.status"
 
 
 @dataclass(frozen=True)
@@ -102,10 +143,7 @@ def parse_action(*, title: str, description: str, owner: str, due_on: str) -> Ac
 
 
 def parse_status(value: str) -> ActionStatus:
-    try:
-        return ActionStatus(value)
-    except ValueError:
-        raise Invalid({"status": _("This status does not exist.")}) from None
+    return transitions.parse_status(ActionStatus, value)
 
 
 async def _owner_seat(session: AsyncSession, table: Table, owner_id: int | None) -> Membership | None:
@@ -137,6 +175,10 @@ async def get_action(session: AsyncSession, table_id: int, action_id: int, *, re
     if action is None:
         raise NotFound(_("This action item does not exist on this table."))
     return action
+
+
+def _stale_message() -> str:
+    return _("Someone else changed this action item in the meantime.")
 
 
 def _payload(action: ActionItem) -> dict[str, object]:
@@ -173,7 +215,7 @@ async def create_action(
     session.add(action)
     await session.flush()
     extra = {"meeting_id": origin.meeting_id, "item_id": origin.id} if origin else {}
-    await audit.record(session, "action.created", actor_id=actor_id, table_id=table.id, **_payload(action), **extra)
+    await audit.record(session, ActionEvent.created, actor_id=actor_id, table_id=table.id, **_payload(action), **extra)
     return action
 
 
@@ -191,10 +233,9 @@ async def update_action(
     action = await get_action(session, table.id, action_id)
     seat = await _owner_seat(session, table, values.owner_id)
     current = (action.title, action.description, action.owner_id, action.due_on)
-    if current == (values.title, values.description, values.owner_id, values.due_on):
+    wanted = (values.title, values.description, values.owner_id, values.due_on)
+    if not is_change(session, action, current, wanted, version=version, message=_stale_message()):
         return action
-    if action.version != version:
-        raise stale(session, _("Someone else changed this action item in the meantime."), action)
     if action.status is ActionStatus.cancelled:
         raise Invalid({"status": _("A cancelled action item cannot be changed.")})
     action.title, action.description, action.due_on = values.title, values.description, values.due_on
@@ -202,7 +243,7 @@ async def update_action(
         action.owner_id = values.owner_id
         action.organisation_id = seat.organisation_id if seat else None
     await session.flush()
-    await audit.record(session, "action.updated", actor_id=actor_id, table_id=table.id, **_payload(action))
+    await audit.record(session, ActionEvent.updated, actor_id=actor_id, table_id=table.id, **_payload(action))
     return action
 
 
@@ -220,25 +261,21 @@ async def set_status(
     is_owner = action.owner_id == actor.user_id
     if not (actor.manages or is_owner):
         raise Forbidden(_("Only the owner, the chair or the secretary can change this action item."))
-    status = parse_status(status) if isinstance(status, str) else status
+    status = transitions.parse_status(ActionStatus, status)
     if status is ActionStatus.cancelled and not actor.manages:
         raise Forbidden(_("Only the chair or the secretary can cancel an action item."))
-    if action.status is status:
-        return action
-    if action.version != version:
-        raise stale(session, _("Someone else changed this action item in the meantime."), action)
-    if status not in TRANSITIONS[action.status]:
-        raise Invalid({"status": _("An action item cannot go from this status to that one.")})
-    before = action.status
-    action.status = status  # flushed with its event
-    await audit.record(
+    await transitions.change_status(
         session,
-        "action.status",
+        action,
+        status,
+        version=version,
+        stale_message=_stale_message(),
+        moves=TRANSITIONS,
+        refused=_("An action item cannot go from this status to that one."),
+        event=ActionEvent.status,
         actor_id=actor.user_id,
         table_id=table.id,
-        status=status.value,
-        before=before.value,
-        **_payload(action),
+        payload=_payload(action),
     )
     return action
 
@@ -269,7 +306,7 @@ async def add_note(
     session.add(note)
     await session.flush()
     await audit.record(
-        session, "action.note_added", actor_id=actor.user_id, table_id=table.id, note_id=note.id, **_payload(action)
+        session, ActionEvent.note_added, actor_id=actor.user_id, table_id=table.id, note_id=note.id, **_payload(action)
     )
     return note
 
@@ -285,113 +322,6 @@ async def notes_of(session: AsyncSession, action_id: int) -> list[ActionNote]:
             )
         ).all()
     )
-
-
-# --- lists ----------------------------------------------------------------------------------------
-
-SelectT = TypeVar("SelectT", Select[ActionItem], Select[ActionItem, Table])
-
-SORTS = ("due", "-due", "title", "status", "-created")
-STATUS_FILTERS = ("", "attive", *(s.value for s in ActionStatus))
-
-
-@dataclass(frozen=True)
-class Filters:
-    """A list's filters and order, each from an allowlist (the web layer checks the values)."""
-
-    status: ActionStatus | None = None
-    active_only: bool = False
-    owner_id: int | None = None
-    organisation_id: int | None = None
-    overdue: bool = False
-    sort: str = "due"
-
-
-def filters_from(query: Mapping[str, str], people: set[int], organisations_by_slug: Mapping[str, int]) -> Filters:
-    """A list's filters from its address (?stato=…&responsabile=…&ente=…&ordine=…&scadute=1).
-
-    Each value comes from an allowlist: the statuses, the table's people, the known organisations
-    (by slug, mapped to their id) and the orders; anything else is refused, never guessed.
-    """
-    status = query.get("stato", "")
-    owner = query.get("responsabile", "")
-    organisation = query.get("ente", "")
-    sort = query.get("ordine", "due") or "due"
-    overdue = query.get("scadute", "")
-    if (
-        status not in STATUS_FILTERS
-        or sort not in SORTS
-        or overdue not in ("", "1")
-        or (owner and (not owner.isdigit() or int(owner) not in people))
-        or (organisation and organisation not in organisations_by_slug)
-    ):
-        raise BadQuery(_("This filter or order does not exist: choose among those of the form."))
-    return Filters(
-        status=ActionStatus(status) if status not in ("", "attive") else None,
-        active_only=status == "attive",
-        owner_id=int(owner) if owner else None,
-        organisation_id=organisations_by_slug[organisation] if organisation else None,
-        overdue=overdue == "1",
-        sort=sort,
-    )
-
-
-def _ordered(query: SelectT, sort: str) -> SelectT:
-    no_date_last = case((ActionItem.due_on.is_(None), 1), else_=0)
-    if sort == "-due":
-        return query.order_by(no_date_last, ActionItem.due_on.desc(), ActionItem.id)
-    if sort == "title":
-        return query.order_by(ActionItem.title, ActionItem.id)
-    if sort == "status":
-        rank = case({s.value: i for i, s in enumerate(ActionStatus)}, value=ActionItem.status)
-        return query.order_by(rank, no_date_last, ActionItem.due_on, ActionItem.id)
-    if sort == "-created":
-        return query.order_by(ActionItem.created_at.desc(), ActionItem.id.desc())
-    return query.order_by(no_date_last, ActionItem.due_on, ActionItem.id)
-
-
-def _listing() -> Select[ActionItem]:
-    return select(ActionItem).options(joinedload(ActionItem.owner), joinedload(ActionItem.organisation))
-
-
-async def actions_of(session: AsyncSession, table_id: int, filters: Filters | None = None) -> list[ActionItem]:
-    """The table's action items, filtered and ordered."""
-    filters = filters or Filters()
-    query = _listing().where(ActionItem.table_id == table_id)
-    if filters.status is not None:
-        query = query.where(ActionItem.status == filters.status)
-    if filters.active_only or filters.overdue:
-        query = query.where(ActionItem.status.in_(ACTIVE))
-    if filters.owner_id is not None:
-        query = query.where(ActionItem.owner_id == filters.owner_id)
-    if filters.organisation_id is not None:
-        query = query.where(ActionItem.organisation_id == filters.organisation_id)
-    if filters.overdue:
-        query = query.where(ActionItem.due_on < today())
-    return list((await session.scalars(_ordered(query, filters.sort))).all())
-
-
-async def my_actions(
-    session: AsyncSession, user_id: int, *, table_id: int | None = None
-) -> list[tuple[Table, ActionItem]]:
-    """A person's action items across the tables where they still have a role (or on one of them),
-    open ones first."""
-    query = (
-        select(ActionItem, Table)
-        .options(joinedload(ActionItem.owner), joinedload(ActionItem.organisation))
-        .join(Table, Table.id == ActionItem.table_id)
-        .join(Membership, (Membership.table_id == Table.id) & (Membership.user_id == user_id))
-        .where(ActionItem.owner_id == user_id)
-        .order_by(case((ActionItem.status.in_(ACTIVE), 0), else_=1))
-    )
-    if table_id is not None:
-        query = query.where(ActionItem.table_id == table_id)
-    rows = (await session.execute(_ordered(query, "due"))).all()
-    return [(table, action) for action, table in rows]
-
-
-async def open_actions(session: AsyncSession, table_id: int) -> list[ActionItem]:
-    return await actions_of(session, table_id, Filters(active_only=True))
 
 
 async def propose_review(session: AsyncSession, table: Table, meeting: Meeting, *, actor_id: int | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,13 +12,25 @@ from sqlalchemy.orm import joinedload
 from server.db.models import AgendaItem, AgendaStatus, Meeting, Membership, Table
 from server.db.types import utcnow
 from server.domain import audit
-from server.domain.errors import Invalid, NotFound, stale
+from server.domain.edits import is_change
+from server.domain.errors import Invalid, NotFound
 from server.domain.keys import already_made
 from server.domain.meetings import check_title, get_meeting, lock_table
+from server.domain.transitions import change_status
 from server.i18n import _
 
 DESCRIPTION_LIMIT = 20_000
 MAX_PLANNED_MINUTES = 600
+
+
+class AgendaEvent(StrEnum):
+    """What the audit record says about the agenda of a meeting (the values are stored)."""
+
+    item_added = "agenda.item_added"
+    item_updated = "agenda.item_updated"
+    item_removed = "agenda.item_removed"
+    item_moved = "agenda.item_moved"
+    item_status = "agenda.item_status"
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,10 @@ async def _check_presenter(session: AsyncSession, table: Table, presenter_id: in
         raise Invalid({"presenter": _("The presenter must be a member of the table.")})
 
 
+def _stale_message() -> str:
+    return _("Someone else changed this agenda item in the meantime.")
+
+
 def _item_payload(meeting: Meeting, item: AgendaItem) -> dict[str, object]:
     return {"meeting_id": meeting.id, "item_id": item.id, "title": item.title, "meeting_title": meeting.title}
 
@@ -145,7 +162,7 @@ async def add_item(
     session.add(item)
     await session.flush()
     await audit.record(
-        session, "agenda.item_added", actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
+        session, AgendaEvent.item_added, actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
     )
     return item
 
@@ -166,15 +183,14 @@ async def update_item(
     item = await get_item(session, meeting, item_id)
     await _check_presenter(session, table, values.presenter_id)
     current = (item.title, item.description, item.presenter_id, item.planned_minutes)
-    if current == (values.title, values.description, values.presenter_id, values.planned_minutes):
+    wanted = (values.title, values.description, values.presenter_id, values.planned_minutes)
+    if not is_change(session, item, current, wanted, version=version, message=_stale_message()):
         return item
-    if item.version != version:
-        raise stale(session, _("Someone else changed this agenda item in the meantime."), item)
     item.title, item.description = values.title, values.description
     item.presenter_id, item.planned_minutes = values.presenter_id, values.planned_minutes
     await session.flush()
     await audit.record(
-        session, "agenda.item_updated", actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
+        session, AgendaEvent.item_updated, actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
     )
     return item
 
@@ -198,7 +214,7 @@ async def remove_item(
             later.position -= 1
     await session.flush()
     await audit.record(
-        session, "agenda.item_removed", actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
+        session, AgendaEvent.item_removed, actor_id=actor_id, table_id=table.id, **_item_payload(meeting, item)
     )
 
 
@@ -223,10 +239,8 @@ async def move_item(
     items = await agenda_of(session, meeting.id)
     if not 1 <= to_position <= len(items):
         raise Invalid({"position": _("The item cannot move beyond the start or the end of the agenda.")})
-    if item.position == to_position:
+    if not is_change(session, item, (item.position,), (to_position,), version=version, message=_stale_message()):
         return item
-    if item.version != version:
-        raise stale(session, _("Someone else changed this agenda item in the meantime."), item)
     order = [i for i in items if i.id != item.id]
     order.insert(to_position - 1, item)
     for position, each in enumerate(order, start=1):
@@ -235,7 +249,7 @@ async def move_item(
     await session.flush()
     await audit.record(
         session,
-        "agenda.item_moved",
+        AgendaEvent.item_moved,
         actor_id=actor_id,
         table_id=table.id,
         position=to_position,
@@ -261,11 +275,10 @@ async def set_status(
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
     item = await get_item(session, meeting, item_id)
-    if item.status is status:
-        return item
-    if item.version != version:
-        raise stale(session, _("Someone else changed this agenda item in the meantime."), item)
-    if status is AgendaStatus.current:
+
+    async def one_current(_before: AgendaStatus) -> None:
+        if status is not AgendaStatus.current:
+            return
         previous = await session.scalar(
             select(AgendaItem).where(
                 AgendaItem.meeting_id == meeting.id,
@@ -276,14 +289,17 @@ async def set_status(
         if previous is not None:
             previous.status = AgendaStatus.pending
             await session.flush()  # before the new current one, for the one-current index
-    item.status = status
-    await session.flush()
-    await audit.record(
+
+    await change_status(
         session,
-        "agenda.item_status",
+        item,
+        status,
+        version=version,
+        stale_message=_stale_message(),
+        event=AgendaEvent.item_status,
         actor_id=actor_id,
         table_id=table.id,
-        status=status.value,
-        **_item_payload(meeting, item),
+        payload=_item_payload(meeting, item),
+        prepare=one_current,
     )
     return item

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
@@ -13,13 +14,15 @@ from server.db.models import Event, Table
 
 async def record(
     session: AsyncSession,
-    kind: str,
+    kind: StrEnum,
     *,
     actor_id: int | None,
     table_id: int | None = None,
     **payload: Any,
 ) -> Event:
     """Append the event of a change; table events take the table's next sequence number.
+
+    `kind` is a member of the area's event enum (TableEvent, ActionEvent…): its value is stored.
 
     Incrementing the table's counter locks its row until the transaction ends, so the sequence
     numbers of one table follow the order in which its changes commit.
@@ -36,7 +39,7 @@ async def record(
                     .execution_options(synchronize_session=False)
                 )
             ).scalar_one()
-    event = Event(table_id=table_id, seq=seq, kind=kind, actor_id=actor_id, payload=payload)
+    event = Event(table_id=table_id, seq=seq, kind=str(kind), actor_id=actor_id, payload=payload)
     session.add(event)
     await session.flush()
     session.info.setdefault("events", []).append(event)
@@ -64,7 +67,11 @@ async def history_of(session: AsyncSession, table_id: int, record: str, record_i
     events = await session.scalars(
         select(Event)
         .options(joinedload(Event.actor))
-        .where(Event.table_id == table_id, Event.kind.startswith(f"{record}."))
+        .where(
+            Event.table_id == table_id,
+            Event.kind.startswith(f"{record}.", autoescape=True),
+            Event.payload[f"{record}_id"].as_integer() == record_id,
+        )
         .order_by(Event.seq.desc())
     )
-    return [e for e in events.all() if e.payload.get(f"{record}_id") == record_id]
+    return list(events.all())

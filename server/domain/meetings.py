@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -12,11 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import Attendance, Meeting, Membership, Organisation, Table
 from server.db.types import utcnow
 from server.domain import audit
-from server.domain.errors import Invalid, NotFound, Stale, stale
+from server.domain.edits import is_change
+from server.domain.errors import Invalid, NotFound, Stale
 from server.domain.keys import already_made
 from server.i18n import TIMEZONE, _
 
 TITLE_LIMIT = 200
+
+
+class MeetingEvent(StrEnum):
+    """What the audit record says about meetings and their attendance (the values are stored)."""
+
+    created = "meeting.created"
+    updated = "meeting.updated"
+    attendance_recorded = "attendance.recorded"
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ async def create_meeting(
     await session.flush()
     await audit.record(
         session,
-        "meeting.created",
+        MeetingEvent.created,
         actor_id=actor_id,
         table_id=table.id,
         meeting_id=meeting.id,
@@ -120,15 +130,6 @@ async def create_meeting(
         starts_at=meeting.starts_at.isoformat(),
     )
     return meeting
-
-
-def _same_details(meeting: Meeting, values: MeetingValues) -> bool:
-    return (meeting.title, meeting.starts_at, meeting.place, meeting.online_url) == (
-        values.title,
-        values.starts_at,
-        values.place,
-        values.online_url,
-    )
 
 
 async def update_meeting(
@@ -143,16 +144,23 @@ async def update_meeting(
     """Change a meeting's details; the same change twice is a no-op, a change on a stale version is refused."""
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
-    if _same_details(meeting, values):
+    current = (meeting.title, meeting.starts_at, meeting.place, meeting.online_url)
+    wanted = (values.title, values.starts_at, values.place, values.online_url)
+    if not is_change(
+        session,
+        meeting,
+        current,
+        wanted,
+        version=version,
+        message=_("Someone else changed this meeting in the meantime."),
+    ):
         return meeting
-    if meeting.version != version:
-        raise stale(session, _("Someone else changed this meeting in the meantime."), meeting)
     meeting.title, meeting.starts_at = values.title, values.starts_at
     meeting.place, meeting.online_url = values.place, values.online_url
     await session.flush()
     await audit.record(
         session,
-        "meeting.updated",
+        MeetingEvent.updated,
         actor_id=actor_id,
         table_id=table.id,
         meeting_id=meeting.id,
@@ -279,7 +287,7 @@ async def record_attendance(
     present_count = sum(1 for here, _names in wanted.values() if here)
     await audit.record(
         session,
-        "attendance.recorded",
+        MeetingEvent.attendance_recorded,
         actor_id=actor_id,
         table_id=table.id,
         meeting_id=meeting.id,

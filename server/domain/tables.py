@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from slugify import slugify
 from sqlalchemy import func, or_, select
@@ -12,10 +13,22 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Organisation, Role, Table, User
 from server.domain import audit
-from server.domain.errors import Duplicate, Invalid, NotFound, stale
+from server.domain.accounts import AccountEvent
+from server.domain.edits import is_change
+from server.domain.errors import Duplicate, Invalid, NotFound
 from server.i18n import _
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class TableEvent(StrEnum):
+    """What the audit record says about a table and the people at it (the values are stored)."""
+
+    created = "table.created"
+    updated = "table.updated"
+    member_added = "member.added"
+    member_changed = "member.changed"
+    member_removed = "member.removed"
 
 
 def _check_name(name: str, limit: int = 200) -> str:
@@ -44,7 +57,9 @@ async def create_organisation(
     organisation = Organisation(name=name, slug=slug)
     session.add(organisation)
     await session.flush()
-    await audit.record(session, "organisation.created", actor_id=actor_id, organisation_id=organisation.id, name=name)
+    await audit.record(
+        session, AccountEvent.organisation_created, actor_id=actor_id, organisation_id=organisation.id, name=name
+    )
     return organisation
 
 
@@ -77,7 +92,7 @@ async def create_table(
     table = Table(slug=slug, name=name, purpose=purpose.strip(), established=established.strip(), is_public=is_public)
     session.add(table)
     await session.flush()
-    await audit.record(session, "table.created", actor_id=actor_id, table_id=table.id, name=name)
+    await audit.record(session, TableEvent.created, actor_id=actor_id, table_id=table.id, name=name)
     return table
 
 
@@ -126,7 +141,7 @@ async def add_member(
     await session.flush()
     await audit.record(
         session,
-        "member.added",
+        TableEvent.member_added,
         actor_id=actor_id,
         table_id=table.id,
         user_id=user.id,
@@ -225,15 +240,16 @@ async def change_member(
     """Change a person's role or organisation on the table (the same change twice is a no-op)."""
     member = await get_membership(session, table, membership_id)
     organisation_id = organisation.id if organisation else None
-    if (member.role, member.organisation_id) == (role, organisation_id):
+    current, wanted = (member.role, member.organisation_id), (role, organisation_id)
+    if not is_change(
+        session, member, current, wanted, version=version, message=_("Someone else changed this role in the meantime.")
+    ):
         return member
-    if member.version != version:
-        raise stale(session, _("Someone else changed this role in the meantime."), member)
     member.role, member.organisation_id = role, organisation_id
     await session.flush()
     await audit.record(
         session,
-        "member.changed",
+        TableEvent.member_changed,
         actor_id=actor_id,
         table_id=table.id,
         user_id=member.user_id,
@@ -251,7 +267,7 @@ async def remove_member(session: AsyncSession, table: Table, membership_id: int,
     await session.flush()
     await audit.record(
         session,
-        "member.removed",
+        TableEvent.member_removed,
         actor_id=actor_id,
         table_id=table.id,
         user_id=member.user_id,
@@ -283,13 +299,19 @@ async def update_table(
     if errors:
         raise Invalid(errors)
     table = await session.get_one(Table, table.id, with_for_update=True)
-    if (table.purpose, table.established, table.is_public) == (purpose, established, is_public):
+    current = (table.purpose, table.established, table.is_public)
+    if not is_change(
+        session,
+        table,
+        current,
+        (purpose, established, is_public),
+        version=version,
+        message=_("Someone else changed this table in the meantime."),
+    ):
         return table
-    if table.version != version:
-        raise stale(session, _("Someone else changed this table in the meantime."), table)
     table.purpose, table.established, table.is_public = purpose, established, is_public
     await session.flush()
-    await audit.record(session, "table.updated", actor_id=actor_id, table_id=table.id, is_public=is_public)
+    await audit.record(session, TableEvent.updated, actor_id=actor_id, table_id=table.id, is_public=is_public)
     return table
 
 

@@ -1,0 +1,97 @@
+"""What every part of the proposals area stands on: the kinds of its events, finding a proposal,
+its co-authoring organisations, and who acts on the table for which organisation.
+
+The area's public names are importable from server.domain.proposals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Membership, Organisation, Proposal, ProposalAuthor, ProposalStatus, Role, Table
+from server.domain.actions import Actor
+from server.domain.errors import Forbidden, NotFound
+from server.i18n import _
+
+CLOSED = (ProposalStatus.approved, ProposalStatus.rejected, ProposalStatus.withdrawn)
+
+
+class ProposalEvent(StrEnum):
+    """What the audit record says about proposals (the values are stored)."""
+
+    created = "proposal.created"
+    updated = "proposal.updated"
+    version_saved = "proposal.version_saved"
+    endorsed = "proposal.endorsed"
+    endorsement_withdrawn = "proposal.endorsement_withdrawn"
+    commented = "proposal.commented"
+    comment_edited = "proposal.comment_edited"
+    comment_hidden = "proposal.comment_hidden"
+    linked = "proposal.linked"
+    status = "proposal.status"
+
+
+def payload(proposal: Proposal) -> dict[str, object]:
+    """What every event about a proposal says of it."""
+    return {"proposal_id": proposal.id, "title": proposal.title}
+
+
+async def get_proposal(session: AsyncSession, table_id: int, proposal_id: int) -> Proposal:
+    """Proposal `proposal_id` of this table; another table's is not found."""
+    proposal = await session.scalar(select(Proposal).where(Proposal.id == proposal_id, Proposal.table_id == table_id))
+    if proposal is None:
+        raise NotFound(_("This proposal does not exist on this table."))
+    return proposal
+
+
+async def seat(session: AsyncSession, table: Table, user_id: int) -> Membership | None:
+    """The person's membership of the table, if any."""
+    return await session.scalar(
+        select(Membership).where(Membership.table_id == table.id, Membership.user_id == user_id)
+    )
+
+
+async def member_organisation(session: AsyncSession, table: Table, actor: Actor) -> int:
+    """The organisation the actor represents on the table as a member (not an observer)."""
+    found = await seat(session, table, actor.user_id)
+    if found is None or found.role is Role.observer or found.organisation_id is None:
+        raise Forbidden(_("Only members who represent an organisation on this table can do this."))
+    return found.organisation_id
+
+
+async def authors_of_many(session: AsyncSession, proposal_ids: Collection[int]) -> dict[int, list[Organisation]]:
+    """The co-authoring organisations of each of these proposals, by name, in one query."""
+    authors: dict[int, list[Organisation]] = {proposal_id: [] for proposal_id in proposal_ids}
+    if not authors:
+        return authors
+    rows = await session.execute(
+        select(ProposalAuthor.proposal_id, Organisation)
+        .join(Organisation, Organisation.id == ProposalAuthor.organisation_id)
+        .where(ProposalAuthor.proposal_id.in_(authors))
+        .order_by(Organisation.name)
+    )
+    for proposal_id, organisation in rows.all():
+        authors[proposal_id].append(organisation)
+    return authors
+
+
+async def authors_of(session: AsyncSession, proposal_id: int) -> list[Organisation]:
+    """The proposal's co-authoring organisations, by name."""
+    return (await authors_of_many(session, [proposal_id]))[proposal_id]
+
+
+async def is_author(session: AsyncSession, table: Table, proposal: Proposal, actor: Actor) -> bool:
+    """Whether the actor sits on the table for one of the proposal's co-authoring organisations."""
+    found = await seat(session, table, actor.user_id)
+    if found is None or found.organisation_id is None or found.role is Role.observer:
+        return False
+    author = await session.scalar(
+        select(ProposalAuthor.id).where(
+            ProposalAuthor.proposal_id == proposal.id, ProposalAuthor.organisation_id == found.organisation_id
+        )
+    )
+    return author is not None
