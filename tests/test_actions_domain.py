@@ -219,6 +219,22 @@ def test_lists_filter_and_sort_and_overdue_counts_only_open_work(board, seed):
     assert not actions.is_overdue(later)
     mine = seed.run(lambda s: actions.my_actions(s, board.member.id))
     assert [a.title for _t, a in mine] == ["In ritardo", "Fatta"]
+    used = seed.run(lambda s: actions.organisations_with_actions(s, board.table.id))
+    assert used == {board.cgil.id, board.ascom.id}  # the item without an owner is for no organisation
+
+
+def test_the_history_of_an_action_item_holds_its_own_events_newest_first(board, seed):
+    from server.domain import audit
+
+    first = create(board, seed, title="Prima")
+    second = create(board, seed, title="Seconda", owner=board.member.id)
+    set_status(board, seed, second, ActionStatus.in_progress, board.member, Role.member)
+
+    def kinds(action):
+        return [e.kind for e in seed.run(lambda s: audit.history_of(s, board.table.id, "action", action.id))]
+
+    assert kinds(second) == ["action.status", "action.created"]
+    assert kinds(first) == ["action.created"]
 
 
 def test_the_next_meeting_proposes_a_review_of_the_open_action_items(board, seed):

@@ -4,7 +4,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from server.db.models import ActionItem, Endorsement, Proposal, ProposalComment, ProposalStatus, Role
 from server.db.types import utcnow
@@ -172,6 +172,34 @@ def test_a_proposal_of_another_table_is_not_found(board, seed):
 
 def submitted(board, seed):
     return move(board, seed, draft(board, seed), ProposalStatus.submitted, actor(board.member, Role.member))
+
+
+def test_open_proposals_read_their_authors_and_endorsements_in_three_queries(board, seed):
+    first = submitted(board, seed)
+    second = draft(board, seed, authors=[board.cgil.slug, board.ascom.slug])
+    seed.run(lambda s: proposals.endorse(s, board.table, first.id, actor=actor(board.chair, Role.chair)))
+    selects = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    async def listed(session):
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            return await proposals.open_proposals(session, board.table.id)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    found = seed.run(listed)
+    assert [(p.id, names, endorsed) for p, names, endorsed in found] == [
+        (second.id, ["CGIL Bologna", "Confcommercio Ascom Bologna"], 0),
+        (first.id, ["CGIL Bologna"], 1),
+    ]
+    assert len(selects) == 3
+    authors = seed.run(lambda s: proposals.authors_of_many(s, [first.id, 999_999]))
+    assert {k: [o.name for o in v] for k, v in authors.items()} == {first.id: ["CGIL Bologna"], 999_999: []}
 
 
 def test_one_endorsement_per_organisation_withdrawable(board, seed):
