@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,16 +18,17 @@ from starlette.routing import Route
 from server.db.models import ActionItem, Role
 from server.db.session import Database
 from server.domain import actions, proposals
-from server.domain.errors import Invalid, Stale
+from server.domain.errors import Invalid
 from server.domain.tables import tables_for
 from server.i18n import _
+from server.views.actions import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, action_status_label
+from server.views.areas import list_screen
 from server.views.audience import Screen
-from server.views.labels import action_status_label
-from server.views.regions import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, TABLE_HOME, load, people_of
+from server.views.regions import TABLE_HOME, load, people_of
 from server.web.access import TableAccess, TableRoute
+from server.web.editing import Refused, attempt, save_edit
 from server.web.errors import LoginRequired
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
-from server.web.live import list_page as list_page_of
 from server.web.live import live_query
 from server.web.sessions import Viewer
 
@@ -54,7 +56,7 @@ def _actor(access: TableAccess) -> actions.Actor:
 
 async def list_page(request: Request, access: TableAccess) -> Response:
     """The table's action items, filtered from the address (an unknown filter or order is a 400)."""
-    page = list_page_of("actions", request.query_params.multi_items())
+    page = list_screen("actions", request.query_params.multi_items())
     async with _db(request).read() as session:
         data = await load(session, access.table, ACTION_LIST_PAGE, page)
     return render(request, "actions/list.html", {**data, "audience": access.audience, "live_query": live_query(page)})
@@ -189,48 +191,42 @@ async def update_action(request: Request, access: TableAccess) -> Response:
     typed: dict[str, Any] = {**_typed(form), "version": number(form, "version")}
     async with _db(request).read() as session:
         action = await actions.get_action(session, access.table.id, _action_id(request))
-    try:
-        values = _parse(typed)
-        async with _db(request).transaction() as session:
-            await actions.update_action(
-                session, access.table, action.id, values, version=typed["version"], actor_id=access.viewer.user_id
-            )
-    except Invalid as exc:
-        return await _form(request, access, {**typed, "errors": exc.errors}, action=action, status=422)
-    except Stale as exc:
-        current = exc.current
-        assert isinstance(current, ActionItem)
-        # What the person typed stays in the form; the current state is shown beside it.
-        return await _form(
-            request,
-            access,
-            {**typed, "version": current.version, "stale": str(exc)},
-            action=action,
-            current=current,
-            status=409,
+
+    async def change(session: AsyncSession, values: actions.ActionValues, version: int) -> ActionItem:
+        return await actions.update_action(
+            session, access.table, action.id, values, version=version, actor_id=access.viewer.user_id
         )
-    return redirect(_url(access, action.id))
+
+    async def form_page(form: dict[str, Any], current: ActionItem | None, status: int) -> Response:
+        return await _form(request, access, form, action=action, current=current, status=status)
+
+    return await save_edit(
+        request,
+        typed,
+        parse=_parse,
+        change=change,
+        record=ActionItem,
+        form_page=form_page,
+        done=lambda _saved: redirect(_url(access, action.id)),
+    )
 
 
 async def set_status(request: Request, access: TableAccess) -> Response:
     action_id = _action_id(request)
     form = await request.form()
+    status, version = text(form, "status", 20), number(form, "version")
+
+    async def change(session: AsyncSession) -> ActionItem:
+        return await actions.set_status(session, access.table, action_id, status, version=version, actor=_actor(access))
+
+    action = await attempt(
+        request, change, as_it_is_now=_("This is the action item as it is now: check it and try again.")
+    )
     message, code, announce = None, 200, None
-    try:
-        async with _db(request).transaction() as session:
-            action = await actions.set_status(
-                session,
-                access.table,
-                action_id,
-                text(form, "status", 20),
-                version=number(form, "version"),
-                actor=_actor(access),
-            )
+    if isinstance(action, Refused):
+        message, code = action.message, action.status
+    else:
         announce = _("«{title}»: {status}.").format(title=action.title, status=action_status_label(action.status))
-    except Invalid as exc:
-        message, code = " ".join(exc.errors.values()), 422
-    except Stale as exc:
-        message, code = str(exc) + " " + _("This is the action item as it is now: check it and try again."), 409
     if is_htmx(request):
         async with _db(request).read() as session:
             data = await ACTIONS.load(session, access.table, TABLE_HOME)
@@ -277,12 +273,12 @@ async def my_actions_page(request: Request) -> Response:
 _ACTION = "/tavoli/{slug}/azioni/{action_id:int}"
 ROUTES = [
     Route("/azioni", my_actions_page, methods=["GET"], name="my_actions"),
-    TableRoute("/tavoli/{slug}/azioni", list_page, role=Role.observer),
-    TableRoute("/tavoli/{slug}/azioni", create_action, role=Role.secretary, methods=["POST"]),
-    TableRoute("/tavoli/{slug}/azioni/nuova", new_action, role=Role.secretary),
-    TableRoute(_ACTION, action_page, role=Role.observer),
+    TableRoute("/tavoli/{slug}/azioni", list_page, role=Role.observer, name="actions"),
+    TableRoute("/tavoli/{slug}/azioni", create_action, role=Role.secretary, methods=["POST"], name="create_action"),
+    TableRoute("/tavoli/{slug}/azioni/nuova", new_action, role=Role.secretary, name="new_action"),
+    TableRoute(_ACTION, action_page, role=Role.observer, name="action"),
     TableRoute(_ACTION, update_action, role=Role.secretary, methods=["POST"], name="update_action"),
-    TableRoute(_ACTION + "/modifica", edit_action, role=Role.secretary),
+    TableRoute(_ACTION + "/modifica", edit_action, role=Role.secretary, name="edit_action"),
     TableRoute(_ACTION + "/stato", set_status, role=Role.member, methods=["POST"], name="set_action_status"),
-    TableRoute(_ACTION + "/note", add_note, role=Role.member, methods=["POST"]),
+    TableRoute(_ACTION + "/note", add_note, role=Role.member, methods=["POST"], name="add_action_note"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,12 +18,14 @@ from server.db.models import Organisation, Proposal, Role
 from server.db.session import Database
 from server.domain import proposals
 from server.domain.actions import Actor
-from server.domain.errors import Forbidden, Invalid, Stale
+from server.domain.errors import Forbidden, Invalid
 from server.domain.tables import members_of
 from server.i18n import _
 from server.views.audience import Screen
-from server.views.regions import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE, load
+from server.views.proposals import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE
+from server.views.regions import load
 from server.web.access import TableAccess, TableRoute
+from server.web.editing import Refused, attempt, save_edit
 from server.web.forms import new_client_key, number, redirect, render, text
 from server.web.live import live_query
 
@@ -150,32 +153,31 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
     form = await request.form()
     typed: dict[str, Any] = {**_typed(form), "version": number(form, "version")}
     proposal = await _own_proposal(request, access)
-    try:
-        text_values = _parse(typed)
-        async with _db(request).transaction() as session:
-            await proposals.update_draft(
-                session,
-                access.table,
-                proposal.id,
-                text_values,
-                version=typed["version"],
-                actor=_actor(access),
-                save_version=form.get("save_version") == "on",
-            )
-    except Invalid as exc:
-        return await _form(request, access, {**typed, "errors": exc.errors}, proposal=proposal, status=422)
-    except Stale as exc:
-        current = exc.current
-        assert isinstance(current, Proposal)
-        return await _form(
-            request,
-            access,
-            {**typed, "version": current.version, "stale": str(exc)},
-            proposal=proposal,
-            current=current,
-            status=409,
+    save_version = form.get("save_version") == "on"
+
+    async def change(session: AsyncSession, text_values: proposals.ProposalText, version: int) -> Proposal:
+        return await proposals.update_draft(
+            session,
+            access.table,
+            proposal.id,
+            text_values,
+            version=version,
+            actor=_actor(access),
+            save_version=save_version,
         )
-    return redirect(_url(access, proposal.id))
+
+    async def form_page(form: dict[str, Any], current: Proposal | None, status: int) -> Response:
+        return await _form(request, access, form, proposal=proposal, current=current, status=status)
+
+    return await save_edit(
+        request,
+        typed,
+        parse=_parse,
+        change=change,
+        record=Proposal,
+        form_page=form_page,
+        done=lambda _saved: redirect(_url(access, proposal.id)),
+    )
 
 
 # --- the proposal's page --------------------------------------------------------------------------
@@ -232,22 +234,24 @@ async def set_status(request: Request, access: TableAccess) -> Response:
     form = await request.form()
     status = text(form, "status", 30)
     outcome = text(form, "outcome", 40_000)
-    try:
-        async with _db(request).transaction() as session:
-            await proposals.set_status(
-                session,
-                access.table,
-                _proposal_id(request),
-                status,
-                version=number(form, "version"),
-                actor=_actor(access),
-                outcome=outcome,
-            )
-    except Invalid as exc:
-        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()), outcome_typed=outcome)
-    except Stale as exc:
-        message = str(exc) + " " + _("This is the proposal as it is now: check it and try again.")
-        return await _page_with(request, access, 409, message=message)
+    version = number(form, "version")
+
+    async def change(session: AsyncSession) -> Proposal:
+        return await proposals.set_status(
+            session,
+            access.table,
+            _proposal_id(request),
+            status,
+            version=version,
+            actor=_actor(access),
+            outcome=outcome,
+        )
+
+    moved = await attempt(request, change, as_it_is_now=_("This is the proposal as it is now: check it and try again."))
+    if isinstance(moved, Refused):
+        # The outcome typed comes back beside a refusal (422), not with the proposal as it is now (409).
+        typed = {"outcome_typed": outcome} if moved.status == 422 else {}
+        return await _page_with(request, access, moved.status, message=moved.message, **typed)
     return redirect(_url(access, _proposal_id(request)))
 
 
@@ -335,15 +339,15 @@ _COMMENT = _PROPOSAL + "/commenti/{comment_id:int}"
 ROUTES = [
     TableRoute("/tavoli/{slug}/proposte", list_page, role=Role.observer, name="proposals"),
     TableRoute("/tavoli/{slug}/proposte", create_proposal, role=Role.member, methods=["POST"], name="create_proposal"),
-    TableRoute("/tavoli/{slug}/proposte/nuova", new_proposal, role=Role.member),
-    TableRoute(_PROPOSAL, proposal_page, role=Role.observer),
+    TableRoute("/tavoli/{slug}/proposte/nuova", new_proposal, role=Role.member, name="new_proposal"),
+    TableRoute(_PROPOSAL, proposal_page, role=Role.observer, name="proposal"),
     TableRoute(_PROPOSAL, update_proposal, role=Role.member, methods=["POST"], name="update_proposal"),
-    TableRoute(_PROPOSAL + "/modifica", edit_proposal, role=Role.member),
+    TableRoute(_PROPOSAL + "/modifica", edit_proposal, role=Role.member, name="edit_proposal"),
     TableRoute(_PROPOSAL + "/stato", set_status, role=Role.member, methods=["POST"], name="set_proposal_status"),
     TableRoute(_PROPOSAL + "/sostegno", endorse, role=Role.member, methods=["POST"]),
     TableRoute(_PROPOSAL + "/sostegno/ritira", withdraw_endorsement, role=Role.member, methods=["POST"]),
     TableRoute(_PROPOSAL + "/commenti", add_comment, role=Role.member, methods=["POST"], name="add_proposal_comment"),
     TableRoute(_COMMENT, edit_comment, role=Role.member, methods=["POST"], name="edit_proposal_comment"),
-    TableRoute(_COMMENT + "/nascondi", hide_comment, role=Role.chair, methods=["POST"]),
+    TableRoute(_COMMENT + "/nascondi", hide_comment, role=Role.chair, methods=["POST"], name="hide_proposal_comment"),
     TableRoute(_PROPOSAL + "/punti", link_item, role=Role.secretary, methods=["POST"], name="link_proposal_item"),
 ]
