@@ -25,11 +25,12 @@ serve: setup
 test: setup $(VENV)/.dev
 	$(BIN)/pytest
 
-## check: lint, format check and type check
+## check: lint, format check, type check and the layers' import contract
 check: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -21,8 +22,9 @@ from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.hub import Hub
+from server.views.areas import CATALOG
 from server.views.cache import PageCache
-from server.web import actions, auth, live, meetings, pages, proposals, tables
+from server.web import live
 from server.web.errors import HANDLERS, refuse
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
@@ -38,13 +40,10 @@ log = logging.getLogger(__name__)
 
 
 def routes() -> list[BaseRoute]:
+    """Every area's routes (each names its web modules in server/views/areas.py), the socket, the files."""
+    declared = [route for name in CATALOG.route_modules() for route in importlib.import_module(name).ROUTES]
     return [
-        *pages.ROUTES,
-        *auth.ROUTES,
-        *tables.ROUTES,
-        *meetings.ROUTES,
-        *actions.ROUTES,
-        *proposals.ROUTES,
+        *declared,
         *live.ROUTES,
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

@@ -2,7 +2,7 @@
 
 Whatever people write, the output is inert: raw HTML is escaped by the parser, the sanitiser keeps
 only harmless tags and attributes (no `hx-*`, no event handlers, no `javascript:` links), and the
-result sits inside `hx-disable` so that htmx ignores anything in it (DESIGN §3).
+result sits inside `hx-disable` so that htmx ignores anything in it (user content must not be able to act).
 """
 
 from __future__ import annotations

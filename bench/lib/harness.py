@@ -1,6 +1,6 @@
 """What the benchmarks share: starting the servers, the load generator, and the statistics.
 
-Method (DESIGN §5): a discarded warm-up, then alternating baseline/candidate rounds in the same
+Method: a discarded warm-up, then alternating baseline/candidate rounds in the same
 minute; each figure is reported with the median of the per-round ratios (candidate ÷ baseline).
 """
 

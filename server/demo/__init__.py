@@ -25,13 +25,15 @@ from server.demo import world as base
 from server.demo.world import ADMIN, TABLES, DemoReport, DemoWorld
 from server.domain import accounts
 from server.i18n import TIMEZONE
+from server.views.areas import CATALOG
 
 __all__ = ["DEFAULT_SEEDERS", "DemoReport", "DemoWorld", "Seeder", "load_demo", "resolve_seeders"]
 
 Seeder = Callable[[AsyncSession, DemoWorld], Awaitable[None]]
 
-# The areas' seeders, in the order they build on each other (action items come from agenda items).
-DEFAULT_SEEDERS: tuple[str, ...] = ("server.demo.meetings", "server.demo.actions", "server.demo.proposals")
+# The areas' seeders, in the order of the areas (action items come from agenda items, so the
+# meetings come first).
+DEFAULT_SEEDERS: tuple[str, ...] = tuple(CATALOG.demo_modules())
 
 
 def resolve_seeders(names: Sequence[str]) -> list[Seeder]:

@@ -1,6 +1,6 @@
 """Brokers carry the live messages between instances: in-process, Redis pub/sub, PostgreSQL NOTIFY.
 
-Each is a small adapter written on the client library directly (DESIGN §6: `broadcaster` is not
+Each is a small adapter written on the client library directly (`broadcaster` is not
 kept up and its Redis backend decodes payloads to text). Messages are bytes. Every instance,
 the sender included, receives every message it publishes, in the order it published them.
 A broker that lost its connection reconnects by itself and then calls `on_reconnect`, so that

@@ -4,7 +4,8 @@ The hub never awaits a client. A frame goes straight to a socket that can take i
 waits in the connection's queue, which a sender task drains (started when needed, gone when the
 queue is empty). A client too slow to keep up fills its queue and is closed with 1013 ("try again
 later"); htmx reconnects it and the hub sends it the current state, so it misses nothing
-(DESIGN §4.2). An idle connection costs no task of its own beyond the one serving its socket.
+(docs/architecture.md, "The live protocol"). An idle connection costs no task of its own beyond
+the one serving its socket.
 """
 
 from __future__ import annotations

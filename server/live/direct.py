@@ -2,7 +2,7 @@
 
 Going through ASGI, every frame for every connection costs a task switch in its sender task and
 a fresh encoding of the same bytes; with thousands of pages open that is most of a push's latency
-(DESIGN §5). A server-to-browser text frame is the same bytes for every socket (unmasked, no
+(bench/fanout). A server-to-browser text frame is the same bytes for every socket (unmasked, no
 compression), so a push serialises it once, and a connection whose socket can take it at once
 writes those bytes there and then. Anything else (a paused transport, frames already waiting,
 a negotiated extension, another server) goes through the queue and the sender task as before.

@@ -1,4 +1,4 @@
-"""The hub: after a change commits, every open page of its table shows it (DESIGN §4.2).
+"""The hub: after a change commits, every open page of its table shows it (docs/architecture.md).
 
 The path of one change: the endpoint's transaction commits; the database hands its events to
 `Hub.committed`, which publishes a small `Changed` note on the broker; every instance's hub
@@ -36,9 +36,10 @@ from server.live import wire
 from server.live.brokers import Broker
 from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame
 from server.live.presence import HEARTBEAT, Presence
-from server.views import regions as f
+from server.views.areas import CATALOG
 from server.views.audience import Audience, Screen
-from server.views.labels import actor_name, describe_event
+from server.views.labels import actor_name
+from server.views.regions import Region
 
 log = logging.getLogger(__name__)
 Loaded = dict[tuple[str, Screen], dict[str, Any]]
@@ -47,34 +48,16 @@ SESSION_SWEEP_SECONDS = 30.0
 WORKER_GRACE_SECONDS = 2.0
 PRESENCE_TEMPLATE = "tables/_presence.html"
 
-# What each kind of change touches. A fragment about one record (a meeting, an action item, a
-# proposal) follows the note's record of that kind, or every page of that kind open on the table
-# when the note names none (a membership change touches every meeting's attendance).
-AFFECTED: dict[str, tuple[f.Region, ...]] = {
-    "agenda.": (f.AGENDA, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
-    "meeting.": (f.DETAILS, f.MEETINGS, f.RECENT, f.PROPOSAL_SIDE),
-    "attendance.": (f.DETAILS, f.ATTENDANCE, f.RECENT),
-    "member.": (f.MEMBERS, f.RECENT, f.DETAILS, f.ATTENDANCE, f.ACTION_LIST),
-    "table.": (f.ABOUT, f.RECENT, f.MY_ACTIONS),
-    "action.": (f.ACTIONS, f.RECENT, f.ACTION_LIST, f.ACTION, f.ACTION_HISTORY, f.MY_ACTIONS),
-    "proposal.": (f.PROPOSALS, f.RECENT, f.PROPOSAL_LIST, f.PROPOSAL, f.COMMENTS, f.PROPOSAL_SIDE),
-}
-RECORDS = {"meeting_id": "meeting", "action_id": "action", "proposal_id": "proposal"}
 
-
-def page_fragments(page: Screen) -> tuple[f.Region, ...]:
-    return f.PAGES[page.kind]
-
-
-def affected(kind: str) -> tuple[f.Region, ...]:
-    return next((found for prefix, found in AFFECTED.items() if kind.startswith(prefix)), (f.RECENT,))
+def page_fragments(page: Screen) -> tuple[Region, ...]:
+    return CATALOG.regions_of(page)
 
 
 @dataclass
 class _Pending:
     """What is still to push for one table."""
 
-    fragments: set[tuple[f.Region, int | None]] = field(default_factory=set)  # record None: every page
+    fragments: set[tuple[Region, int | None]] = field(default_factory=set)  # record None: every page
     notes: list[wire.Changed] = field(default_factory=list)
     presence: bool = False
 
@@ -137,8 +120,8 @@ class Hub:
             if event.table_id is None or event.seq is None:
                 continue
             payload = event.payload
-            user = payload.get("user_id") if event.kind.startswith("member.") else None
-            records = {kind: payload[key] for key, kind in RECORDS.items() if isinstance(payload.get(key), int)}
+            user = payload.get("user_id") if event.kind in CATALOG.membership else None
+            records = _records(payload)
             note = wire.Changed(event.table_id, event.seq, event.kind, records, user, event.actor_id)
             try:
                 await self.broker.publish(wire.encode(note))
@@ -153,7 +136,7 @@ class Hub:
         note = wire.decode(message)
         if isinstance(note, wire.Changed):
             self._membership_changed(note)
-            wanted = [(fragment, note.records.get(fragment.record or "")) for fragment in affected(note.kind)]
+            wanted = [(region, note.records.get(region.record or "")) for region in CATALOG.affected(note.kind)]
             self._schedule(note.table_id, wanted, note)
         elif isinstance(note, wire.Present):
             for table_id in self.presence.apply(note.instance, note.tables, full=note.full):
@@ -167,7 +150,7 @@ class Hub:
         """A person who lost their role leaves; one whose role changed reconnects to see the new view."""
         if note.user_id is None:
             return
-        code = NO_ACCESS if note.kind == "member.removed" else RECONNECT
+        code = NO_ACCESS if CATALOG.membership.get(note.kind) else RECONNECT
         for connection in list(self.connections.get(note.table_id, ())):
             if connection.user_id == note.user_id:
                 connection.close(code)
@@ -182,7 +165,7 @@ class Hub:
     def _schedule(
         self,
         table_id: int,
-        wanted: Iterable[tuple[f.Region, int | None]],
+        wanted: Iterable[tuple[Region, int | None]],
         note: wire.Changed | None = None,
         *,
         presence: bool = False,
@@ -231,7 +214,7 @@ class Hub:
             key = (page, view, locale, quiet)
             if key not in frames:
                 parts = [self._render_once(memo, fragment, page, data, view, locale) for fragment in needs[page]]
-                if people is not None and page.kind in f.SHOWS_PRESENCE:
+                if people is not None and CATALOG.shows_presence(page):
                     parts.append(self._render_presence(memo, people, locale))
                 if announced and not quiet:
                     parts.append(_announcer(announced.get(locale, "")))
@@ -239,7 +222,7 @@ class Hub:
             if frames[key].text:
                 connection.push(frames[key])
 
-    def _needed(self, page: Screen, pending: _Pending) -> list[f.Region]:
+    def _needed(self, page: Screen, pending: _Pending) -> list[Region]:
         shown = page_fragments(page)
         found = {
             fragment
@@ -248,7 +231,7 @@ class Hub:
         }
         return sorted(found, key=shown.index)
 
-    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[f.Region, Screen]]) -> Loaded:
+    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[Region, Screen]]) -> Loaded:
         loaded: Loaded = {}
         for fragment, scope in wanted:
             try:
@@ -260,7 +243,7 @@ class Hub:
     def _render_once(
         self,
         memo: dict[tuple[Any, ...], str],
-        fragment: f.Region,
+        fragment: Region,
         page: Screen,
         data: Loaded,
         view: Audience,
@@ -304,7 +287,7 @@ class Hub:
         sentences: dict[str, str] = {}
         for locale in {c.locale for c in self.connections.get(table_id, ())}:
             with i18n.use_locale(locale):
-                sentences[locale] = " ".join(f"{actor_name(e)} {describe_event(e)}." for e in events)
+                sentences[locale] = " ".join(f"{actor_name(e)} {CATALOG.describe(e)}." for e in events)
         return sentences
 
     # --- connections --------------------------------------------------------------------------
@@ -321,7 +304,7 @@ class Hub:
             page = connection.page
             shown = page_fragments(page)
             data = await self._load(session, table, {(fragment, fragment.scope(page)) for fragment in shown})
-            shows_presence = page.kind in f.SHOWS_PRESENCE
+            shows_presence = CATALOG.shows_presence(page)
             people = await presence_people(session, table, self.presence.users(table.id)) if shows_presence else []
         memo: dict[tuple[Any, ...], str] = {}
         parts = [
@@ -398,6 +381,11 @@ class Hub:
             for connection in connections:
                 if connection.session_id not in alive:
                     connection.close(SESSION_ENDED)
+
+
+def _records(payload: dict[str, Any]) -> dict[str, int]:
+    """The records an event is about, from its payload's `<record>_id` keys ({"meeting": 3})."""
+    return {key[:-3]: value for key, value in payload.items() if key.endswith("_id") and isinstance(value, int)}
 
 
 def _announcer(text: str) -> str:

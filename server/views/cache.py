@@ -19,7 +19,7 @@ CSRF_SLOT = secrets.token_hex(16)
 
 
 class PageCache:
-    """Renderings of a page's fragments, reused until the table changes (DESIGN §5, bench/render).
+    """Renderings of a page's regions, reused until the table changes (docs/architecture.md).
 
     Every change of a table takes its next event sequence number, so a fragment rendered from the
     table at sequence number n, for a view, a locale and a day (what is overdue), stays right

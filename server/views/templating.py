@@ -8,9 +8,9 @@ import jinja2
 
 from server import i18n
 from server.config import LOCALES
-from server.domain import actions
 from server.markdown import render_markdown
 from server.views import labels
+from server.views.areas import CATALOG
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -34,17 +34,13 @@ def make_environment() -> jinja2.Environment:
     env.globals["current_locale"] = i18n.current_locale
     env.globals.update(
         role_label=labels.role_label,
-        status_label=labels.status_label,
-        describe_event=labels.describe_event,
         actor_name=labels.actor_name,
         role_options=labels.role_options,
-        status_actions=labels.status_actions,
         organisation_options=labels.organisation_options,
         people_options=labels.people_options,
-        action_status_label=labels.action_status_label,
-        action_status_options=labels.action_status_options,
-        action_moves=labels.action_moves,
-        is_overdue=actions.is_overdue,
-        proposal_status_label=labels.proposal_status_label,
+        describe_event=CATALOG.describe,
+        home_main=CATALOG.home_main,
+        home_side=CATALOG.home_side,
     )
+    env.globals.update(CATALOG.template_globals())
     return env

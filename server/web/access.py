@@ -1,7 +1,7 @@
 """Table routes: every route under `/tavoli/{slug}` declares the role it needs and is checked here.
 
 A `TableRoute` calls `authorize` before its endpoint, so no table page can forget the check, and
-`tests/test_routes_authorisation.py` walks the routing table to prove that every table route is one.
+`tests/test_routes.py` walks the routing table to prove that every table route is one.
 """
 
 from __future__ import annotations

@@ -3,28 +3,28 @@
 `?elenco=azioni&…filters` and `?elenco=proposte` (the lists), `?elenco=mie` (the viewer's own
 action items on the table, a section of "my action items").
 
-Access is checked before `accept()` (DESIGN §4.2): a foreign Origin is refused at the handshake
-(HTTP 403). A same-origin upgrade without a valid session or without a role on the table is
-accepted and closed at once with 4401 / 4403 (4404 for a meeting of another table), having sent
-nothing: a browser sees a refused handshake as 1006, which htmx would retry forever.
+Access is checked before `accept()` (docs/architecture.md, "The live protocol"): a foreign
+Origin is refused at the handshake (HTTP 403). A same-origin upgrade without a valid session or
+without a role on the table is accepted and closed at once with 4401 / 4403 (4404 for a record of
+another table), having sent nothing: a browser sees a refused handshake as 1006, which htmx
+would retry forever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from server import i18n
 from server.config import Settings
-from server.db.models import ActionItem, Meeting, Proposal, Role, Table
+from server.db.models import Role, Table
 from server.db.session import Database
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
@@ -33,41 +33,25 @@ from server.domain.presence import presence_people
 from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection
 from server.live.direct import DirectWriter
 from server.live.hub import Hub
+from server.views.areas import CATALOG, list_screen
 from server.views.audience import Audience, Screen
-from server.views.regions import ACTION_LIST
 from server.web.access import table_and_membership
 from server.web.sessions import Viewer
 
-# The page a socket follows, from its address: one record of the table, or a list with its filters.
-RECORD_PAGES: dict[str, tuple[str, type[Meeting | ActionItem | Proposal]]] = {
-    "seduta": ("meeting", Meeting),
-    "azione": ("action", ActionItem),
-    "proposta": ("proposal", Proposal),
-}
-LIST_PAGES = {"azioni": "actions", "proposte": "proposals"}
-MINE = "mie"  # the owner is the person asking, never a name in the address
+# A record id that cannot be one (ids are positive): what a malformed id in the address finds.
+_NO_ID = -1
 
 
-def live_query(page: Screen) -> str:
-    """The socket address's query for a page (the inverse of `_page`): "" for the table's home."""
-    if page.kind == "table":
-        return ""
-    if page.kind == "mine":
-        return "?" + urlencode({"elenco": MINE})
-    names = {kind: name for name, (kind, _model) in RECORD_PAGES.items()} | {v: k for k, v in LIST_PAGES.items()}
-    if page.record_id is not None:
-        return "?" + urlencode({names[page.kind]: page.record_id})
-    return "?" + urlencode([("elenco", names[page.kind]), *page.query])
+def parse_id(text: str) -> int:
+    """A record id from the address, or an id that matches nothing (never an error)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        return _NO_ID
+    return int(text)
 
 
-def list_page(kind: str, query: Iterable[tuple[str, str]]) -> Screen:
-    """A list's page, its filters in a stable order (so that equal lists share their renderings)."""
-    return Screen(kind, None, tuple(sorted((k, v) for k, v in query if v)))
-
-
-def mine_page(user_id: int) -> Screen:
-    """A person's own action items on a table (the "my action items" page has one per table)."""
-    return Screen("mine", None, (("responsabile", str(user_id)),))
+def live_query(screen: Screen) -> str:
+    """The socket address's query for a screen (the inverse of `_screen`): "" for the table's home."""
+    return CATALOG.live_query(screen)
 
 
 async def present_on(request: Request, session: AsyncSession, table: Table) -> list[tuple[str, str | None]]:
@@ -103,27 +87,35 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
         )
         if decision is not Decision.allow:
             return NO_ACCESS
-        page = Screen()
-        for name, (kind, model) in RECORD_PAGES.items():
-            if name in params:
-                record_id = int(params[name]) if params[name].isdigit() else -1
-                found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
-                if found is None:
-                    return NOT_FOUND
-                page = Screen(kind, record_id)
-        if params.get("elenco") == MINE:
-            page = mine_page(viewer.user_id)
-        elif "elenco" in params:
-            if params["elenco"] not in LIST_PAGES:
-                return NOT_FOUND
-            filters = (item for item in params.multi_items() if item[0] != "elenco")
-            page = list_page(LIST_PAGES[params["elenco"]], filters)
-            if page.kind == "actions":
-                try:  # the filters come from an allowlist, as on the page itself
-                    await ACTION_LIST.load(session, table, page)
-                except BadQuery:
-                    return POLICY
+        page = await _screen(session, table, params, viewer.user_id)
+        if isinstance(page, int):
+            return page
     return _Admission(table.id, role, page, expires_at)
+
+
+async def _screen(session: AsyncSession, table: Table, params: QueryParams, user_id: int) -> Screen | int:
+    """The screen named by the socket's query, or the close code that refuses it."""
+    for kind in CATALOG.record_screens():
+        if kind.param is not None and kind.param in params:
+            assert kind.model is not None
+            record_id = parse_id(params[kind.param])
+            model = kind.model
+            found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
+            return Screen(kind.name, record_id) if found is not None else NOT_FOUND
+    if "elenco" not in params:
+        return Screen()
+    listing = CATALOG.listing(params["elenco"])
+    if listing is None:
+        return NOT_FOUND
+    if listing.for_person is not None:
+        return listing.for_person(user_id)
+    screen = list_screen(listing.name, (item for item in params.multi_items() if item[0] != "elenco"))
+    if listing.check is not None:
+        try:  # the filters come from an allowlist, as on the page itself
+            await listing.check(session, table, screen)
+        except BadQuery:
+            return POLICY
+    return screen
 
 
 async def table_socket(websocket: WebSocket) -> None:

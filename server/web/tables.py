@@ -16,8 +16,10 @@ from server.domain.actions import today
 from server.domain.errors import Duplicate, Invalid, NotFound, Stale
 from server.domain.meetings import meetings_of
 from server.i18n import _
+from server.views.areas import CATALOG
 from server.views.cache import PageCache
-from server.views.regions import MEMBERS, TABLE_HOME, TABLE_PAGE, load
+from server.views.regions import TABLE_HOME, load
+from server.views.tables import MEMBERS
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, redirect, render, text
 from server.web.live import present_on
@@ -42,7 +44,8 @@ async def table_home(request: Request, access: TableAccess) -> Response:
     # The fragments come from the page cache while the table has not changed (see PageCache).
     cache: PageCache = request.app.state.page_cache
     locale, day = i18n.current_locale(), today()
-    keys = {fragment: cache.key(fragment, access.table, audience, locale, day) for fragment in TABLE_PAGE}
+    home = CATALOG.regions_of(TABLE_HOME)
+    keys = {region: cache.key(region, access.table, audience, locale, day) for region in home}
     async with _db(request).read() as session:
         data = await load(session, access.table, cache.missing(keys))
         data["present"] = await present_on(request, session, access.table)
@@ -54,7 +57,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
 
 async def _table_page_with(request: Request, access: TableAccess, status: int, **forms: dict[str, Any]) -> Response:
     async with _db(request).read() as session:
-        data = await load(session, access.table, TABLE_PAGE)
+        data = await load(session, access.table, CATALOG.regions_of(TABLE_HOME))
         data["present"] = await present_on(request, session, access.table)
     context = {**data, "audience": access.audience, "member_form": {}, "settings_form": {}, **forms}
     return render(request, "tables/table.html", context, status)
@@ -191,12 +194,32 @@ async def history_page(request: Request, access: TableAccess) -> Response:
 
 
 ROUTES = [
-    TableRoute("/tavoli/{slug}", table_home, role=None),
-    TableRoute("/tavoli/{slug}/cronologia", history_page, role=Role.observer),
-    TableRoute("/tavoli/{slug}/impostazioni", update_settings, role=None, admin=True, methods=["POST"]),
-    TableRoute("/tavoli/{slug}/componenti", add_member, role=None, admin=True, methods=["POST"]),
-    TableRoute("/tavoli/{slug}/componenti/{membership_id:int}", change_member, role=None, admin=True, methods=["POST"]),
-    TableRoute("/tavoli/{slug}/componenti/{membership_id:int}/rimuovi", confirm_remove_member, role=None, admin=True),
+    TableRoute("/tavoli/{slug}", table_home, role=None, name="table_home"),
+    TableRoute("/tavoli/{slug}/cronologia", history_page, role=Role.observer, name="table_history"),
+    TableRoute(
+        "/tavoli/{slug}/impostazioni",
+        update_settings,
+        role=None,
+        admin=True,
+        methods=["POST"],
+        name="table_settings",
+    ),
+    TableRoute("/tavoli/{slug}/componenti", add_member, role=None, admin=True, methods=["POST"], name="table_members"),
+    TableRoute(
+        "/tavoli/{slug}/componenti/{membership_id:int}",
+        change_member,
+        role=None,
+        admin=True,
+        methods=["POST"],
+        name="table_member",
+    ),
+    TableRoute(
+        "/tavoli/{slug}/componenti/{membership_id:int}/rimuovi",
+        confirm_remove_member,
+        role=None,
+        admin=True,
+        name="remove_member",
+    ),
     TableRoute(
         "/tavoli/{slug}/componenti/{membership_id:int}/rimuovi",
         remove_member,

@@ -1,5 +1,5 @@
 // Controls that belong to one person or one organisation travel hidden in fragments shared by
-// everyone with the same role (DESIGN §4.2), marked with whom they serve:
+// everyone with the same role (docs/architecture.md), marked with whom they serve:
 // - data-owner="<user id>": the owner of an action item, the author of a comment;
 // - data-organisations="<ids>": members sitting for one of these organisations (co-authors);
 // - data-organisations-except="<ids>": members sitting for any other organisation (who has not

@@ -1,0 +1,108 @@
+"""The meetings area: a meeting's details, its agenda and attendance, and the table's meetings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import AgendaStatus, Meeting, Table
+from server.domain.agenda import AgendaEvent, agenda_of
+from server.domain.meetings import MeetingEvent, attendance_of, get_meeting, meetings_of
+from server.i18n import _
+from server.views.area import Area, ScreenKind, Sentence
+from server.views.audience import Screen
+from server.views.regions import Region, record_of
+from server.views.tables import MEMBERSHIP
+
+MEETING_CHANGED = frozenset({MeetingEvent.created, MeetingEvent.updated})
+AGENDA_CHANGED = frozenset(AgendaEvent)
+ATTENDANCE_CHANGED = frozenset({MeetingEvent.attendance_recorded}) | MEMBERSHIP
+
+
+async def _meetings(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
+    meetings = await meetings_of(session, table.id)
+    upcoming = meetings.upcoming[0] if meetings.upcoming else None
+    preview = await agenda_of(session, upcoming.id) if upcoming else []
+    return {"table": table, "meetings": meetings, "next_meeting": upcoming, "preview": preview}
+
+
+async def _details(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    meeting = await get_meeting(session, table.id, record_of(screen, "meeting"))
+    return {"table": table, "meeting": meeting, "sheet": await attendance_of(session, meeting)}
+
+
+async def _agenda(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    meeting = await get_meeting(session, table.id, record_of(screen, "meeting"))
+    return {"table": table, "meeting": meeting, "items": await agenda_of(session, meeting.id)}
+
+
+MEETINGS = Region("meetings", "tables/_meetings.html", _meetings, follows=MEETING_CHANGED | AGENDA_CHANGED)
+DETAILS = Region(
+    "meeting-details",
+    "meetings/_details.html",
+    _details,
+    record="meeting",
+    follows=MEETING_CHANGED | ATTENDANCE_CHANGED,
+)
+AGENDA = Region("agenda", "meetings/_agenda.html", _agenda, record="meeting", follows=AGENDA_CHANGED)
+ATTENDANCE = Region("attendance", "meetings/_attendance.html", _details, record="meeting", follows=ATTENDANCE_CHANGED)
+MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
+
+
+def status_label(status: AgendaStatus | str) -> str:
+    labels = {
+        AgendaStatus.pending: _("To be discussed"),
+        AgendaStatus.current: _("Under discussion"),
+        AgendaStatus.done: _("Discussed"),
+        AgendaStatus.deferred: _("Deferred"),
+    }
+    return labels[AgendaStatus(status)]
+
+
+def status_actions() -> list[tuple[str, str]]:
+    """The buttons that set an agenda item's status, in the order of a discussion."""
+    return [
+        (AgendaStatus.current.value, _("Discuss now")),
+        (AgendaStatus.done.value, _("Mark as discussed")),
+        (AgendaStatus.deferred.value, _("Defer")),
+        (AgendaStatus.pending.value, _("Back to be discussed")),
+    ]
+
+
+def _status_change(payload: dict[str, Any]) -> str:
+    sentences = {
+        "current": _("opened the discussion of «{title}»"),
+        "done": _("marked «{title}» as discussed"),
+        "deferred": _("deferred «{title}»"),
+        "pending": _("put «{title}» back among the items to be discussed"),
+    }
+    return sentences.get(payload.get("status", ""), _("changed the status of «{title}»")).format(**payload)
+
+
+def _sentences() -> Mapping[str, Sentence]:
+    return {
+        MeetingEvent.created: _("convened the meeting «{title}»"),
+        MeetingEvent.updated: _("changed the details of the meeting «{title}»"),
+        MeetingEvent.attendance_recorded: _(
+            "recorded the attendance of «{title}»: {present} organisations of {expected}"
+        ),
+        AgendaEvent.item_added: _("added «{title}» to the agenda of «{meeting_title}»"),
+        AgendaEvent.item_updated: _("changed the agenda item «{title}»"),
+        AgendaEvent.item_removed: _("removed «{title}» from the agenda of «{meeting_title}»"),
+        AgendaEvent.item_moved: _("moved «{title}» to position {position} of the agenda"),
+        AgendaEvent.item_status: _status_change,
+    }
+
+
+AREA = Area(
+    name="meetings",
+    events=(MeetingEvent, AgendaEvent),
+    sentences=_sentences,
+    screens=(ScreenKind("meeting", MEETING_PAGE, param="seduta", model=Meeting, presence=True),),
+    home_main=(MEETINGS,),
+    template_globals={"status_label": status_label, "status_actions": status_actions},
+    routes=("server.web.meetings", "server.web.agenda"),
+    demo="server.demo.meetings",
+)

@@ -1,0 +1,122 @@
+"""The proposals area: proposals in discussion, the list, one proposal with its comments and side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Proposal, ProposalStatus, Table
+from server.db.types import utcnow
+from server.domain import audit, proposals
+from server.domain.proposals import ProposalEvent
+from server.i18n import _
+from server.views.area import Area, ScreenKind, Sentence
+from server.views.audience import Screen
+from server.views.meetings import AGENDA_CHANGED, MEETING_CHANGED
+from server.views.regions import Region, record_of
+
+PROPOSAL_CHANGED = frozenset(ProposalEvent)
+
+
+async def _proposals(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
+    return {"table": table, "open_proposals": await proposals.open_proposals(session, table.id)}
+
+
+async def _proposal_list(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
+    found = await proposals.proposals_of(session, table.id)
+    authors = await proposals.authors_of_many(session, [p.id for p in found])
+    return {"table": table, "proposals": found, "authors": authors}
+
+
+async def _proposal(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
+    return {"table": table, "proposal": proposal, "authors": await proposals.authors_of(session, proposal.id)}
+
+
+async def _comments(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
+    return {
+        "table": table,
+        "proposal": proposal,
+        "threads": await proposals.comments_of(session, proposal.id),
+        "edit_cutoff": utcnow() - proposals.COMMENT_EDIT_WINDOW,
+        "edit_window": proposals.COMMENT_EDIT_WINDOW,
+    }
+
+
+async def _proposal_side(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
+    return {
+        "table": table,
+        "proposal": proposal,
+        "links": await proposals.links_of(session, proposal.id),
+        "linkable": await proposals.linkable_items(session, table.id),
+        "endorsements": await proposals.endorsements_of(session, proposal.id),
+        "versions": await proposals.versions_of(session, proposal.id),
+        "proposal_events": await audit.history_of(session, table.id, "proposal", proposal.id),
+    }
+
+
+PROPOSALS = Region("proposals", "proposals/_open.html", _proposals, follows=PROPOSAL_CHANGED)
+PROPOSAL_LIST = Region("proposal-list", "proposals/_list.html", _proposal_list, follows=PROPOSAL_CHANGED)
+PROPOSAL = Region("proposal", "proposals/_proposal.html", _proposal, record="proposal", follows=PROPOSAL_CHANGED)
+COMMENTS = Region("comment-threads", "proposals/_comments.html", _comments, record="proposal", follows=PROPOSAL_CHANGED)
+# The side lists the agenda items a proposal may be linked to, so agenda and meeting changes touch it.
+PROPOSAL_SIDE = Region(
+    "proposal-side",
+    "proposals/_side.html",
+    _proposal_side,
+    record="proposal",
+    follows=PROPOSAL_CHANGED | AGENDA_CHANGED | MEETING_CHANGED,
+)
+PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
+PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
+
+
+def proposal_status_label(status: ProposalStatus | str) -> str:
+    labels = {
+        ProposalStatus.draft: _("Draft"),
+        ProposalStatus.submitted: _("Submitted"),
+        ProposalStatus.under_discussion: _("Under discussion"),
+        ProposalStatus.approved: _("Approved"),
+        ProposalStatus.rejected: _("Rejected"),
+        ProposalStatus.withdrawn: _("Withdrawn"),
+    }
+    return labels[ProposalStatus(status)]
+
+
+def _status_sentence(payload: dict[str, Any]) -> str:
+    status = proposal_status_label(payload.get("status", "draft"))
+    return _("moved the proposal «{title}» to {status}").format(**{**payload, "status": status})
+
+
+def _sentences() -> Mapping[str, Sentence]:
+    return {
+        ProposalEvent.created: _("drafted the proposal «{title}»"),
+        ProposalEvent.updated: _("changed the draft of «{title}»"),
+        ProposalEvent.version_saved: _("kept version {number} of «{title}»"),
+        ProposalEvent.endorsed: _("endorsed «{title}» on behalf of their organisation"),
+        ProposalEvent.endorsement_withdrawn: _("withdrew their organisation's endorsement of «{title}»"),
+        ProposalEvent.commented: _("commented on «{title}»"),
+        ProposalEvent.comment_edited: _("edited a comment"),
+        ProposalEvent.comment_hidden: _("hid a comment"),
+        ProposalEvent.linked: _("linked «{title}» to the agenda"),
+        ProposalEvent.status: _status_sentence,
+    }
+
+
+AREA = Area(
+    name="proposals",
+    events=(ProposalEvent,),
+    sentences=_sentences,
+    screens=(
+        ScreenKind("proposals", PROPOSAL_LIST_PAGE, listing="proposte"),
+        ScreenKind("proposal", PROPOSAL_PAGE, param="proposta", model=Proposal),
+    ),
+    home_main=(PROPOSALS,),
+    template_globals={"proposal_status_label": proposal_status_label},
+    routes=("server.web.proposals",),
+    demo="server.demo.proposals",
+)
