@@ -1,7 +1,7 @@
 """Action items (azioni / impegni): what members commit to between meetings, and how it goes.
 
 Chair and secretary create, assign, edit and cancel them; the owner moves their status along and
-writes progress notes; everyone on the table reads them (DESIGN §2.5). The lists are in
+writes progress notes; everyone on the table reads them. The lists are in
 server.domain.action_lists; their names are importable from here too.
 """
 

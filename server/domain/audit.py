@@ -1,4 +1,4 @@
-"""The audit record: every change appends an Event in the transaction that makes it (DESIGN §2.8)."""
+"""The audit record: every change appends an Event in the transaction that makes it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Editing a record that several people share (DESIGN §4.4): every form carries the version it was
+"""Editing a record that several people share: every form carries the version it was
 loaded at. Sending the same change twice is a no-op; a change made on an older version is refused
 (409, `Stale`, with the current record attached so that the page can show it)."""
 

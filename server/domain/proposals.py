@@ -1,4 +1,4 @@
-"""Proposals (proposte): what organisations bring to the table, from draft to outcome (DESIGN §2.4).
+"""Proposals (proposte): what organisations bring to the table, from draft to outcome.
 
 Members of a co-authoring organisation edit the draft and submit it; the chair moves it through
 the discussion to its outcome; members endorse it on behalf of their organisation (one

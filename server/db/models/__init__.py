@@ -1,4 +1,4 @@
-"""The data model (DESIGN §4.4), one module per area. Every record people edit carries a `version`
+"""The data model, one module per area. Every record people edit carries a `version`
 for optimistic concurrency.
 
 Import the models from here (`from server.db.models import Table`): importing the package maps
