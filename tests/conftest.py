@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
+from anyio.from_thread import start_blocking_portal
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
@@ -33,6 +37,8 @@ T = TypeVar("T")
 PG_URL = os.environ.get("TAVOLI_TEST_DATABASE_URL", "").strip()
 CI = os.environ.get("CI", "").lower() == "true"
 BASE_URL = "http://127.0.0.1:8000"
+REDIS_URL = os.environ.get("TAVOLI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_BROKER_URL = os.environ.get("TAVOLI_TEST_BROKER_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "a-secret-key-for-the-tests-that-is-long-enough"
 
 
@@ -48,6 +54,36 @@ def need(reason: str) -> None:
     if CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
+
+
+def reachable(url: str) -> bool:
+    """Whether something answers TCP at the host and port of `url`."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def unique_channel(url: str) -> str:
+    """`url` with a broker channel of its own, apart from any other test or run on the same server."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}channel=tavoli-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def redis_url() -> str:
+    if not reachable(REDIS_URL):
+        need(f"Redis is not reachable at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def postgres_broker_url() -> str:
+    if not reachable(POSTGRES_BROKER_URL):
+        need(f"PostgreSQL is not reachable at {POSTGRES_BROKER_URL}")
+    return POSTGRES_BROKER_URL
 
 
 async def _reset_postgres(url: str) -> None:
@@ -135,13 +171,24 @@ def board(seed: Seed) -> Board:
 
 
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[ThreadedServer]:
-    """The app on a real uvicorn, on a free port; its base URL is the one browsers will use."""
-    from tests.live_support import free_port
+def db_seed(database_url: str, password_hash: str) -> Iterator[Seed]:
+    """Seeds the test's database directly, with no app around it: for tests of the domain.
 
-    port = free_port()
-    local = Settings(**{**settings.__dict__, "base_url": f"http://127.0.0.1:{port}"})
-    server = ThreadedServer(create_app(local), port).start()
+    The database lives on an event loop in a thread of its own, so that sync tests can use it
+    (and async ones too, and browser tests, whose Playwright holds the main thread's loop).
+    """
+    with start_blocking_portal() as portal:
+        database = Database(database_url)
+        try:
+            yield Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
+        finally:
+            portal.call(database.dispose)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[ThreadedServer]:
+    """The app on a real uvicorn, on the port it bound; its base URL is the one browsers will use."""
+    server = ThreadedServer(settings).start()
     yield server
     server.stop()
 

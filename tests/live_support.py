@@ -1,15 +1,14 @@
 """Real servers and real clients for the live tests.
 
-`ThreadedServer` runs uvicorn (websockets-sansio, no compression, a size limit) in a thread of
-its own, so that a test can look inside the app (the hub's render counts) while it serves real
-TCP connections. Browsers are played by the `websockets` client and by httpx on real sockets.
+`ThreadedServer` runs uvicorn with the options of `tavoli serve` in a thread of its own, so that a
+test can look inside the app (the hub's render counts) while it serves real TCP connections.
+Browsers are played by the `websockets` client and by httpx on real sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
-import socket
+import dataclasses
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -18,38 +17,33 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 import uvicorn
-from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support import PASSWORD, Change, Seed, in_transaction
+from server.app import create_app
+from server.cli import server_options
+from server.config import Settings
+from tests.support import PASSWORD, Change, Seed, csrf_of, in_transaction
 
-WS_MAX_SIZE = 65_536
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+HOST = "127.0.0.1"
 
 
 class ThreadedServer:
-    """uvicorn serving `app` on a free port, in a thread with its own event loop."""
+    """The app for `settings` on uvicorn, in a thread with its own event loop.
 
-    def __init__(self, app: Starlette, port: int | None = None) -> None:
-        self.app = app
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            ws="websockets-sansio",
-            ws_max_size=WS_MAX_SIZE,
-            ws_per_message_deflate=False,
-            log_level="warning",
-            lifespan="on",
-        )
+    uvicorn binds port 0 itself (no port is picked first and bound later, which another process
+    could take meanwhile); the app is then built for the address it really has, so that the
+    Origin a browser sends is the one the app expects.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        listening = uvicorn.Config(create_app, host=HOST, port=0, **server_options(settings))
+        self.socket = listening.bind_socket()
+        self.port = int(self.socket.getsockname()[1])
+        self.url = f"http://{HOST}:{self.port}"
+        self.settings = dataclasses.replace(settings, base_url=self.url)
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(self.app, host=HOST, port=self.port, **server_options(self.settings))
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -58,16 +52,18 @@ class ThreadedServer:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         try:
-            self.loop.run_until_complete(self.server.serve())
+            self.loop.run_until_complete(self.server.serve(sockets=[self.socket]))
         finally:
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
             self.loop.close()
 
     def start(self) -> ThreadedServer:
+        """Start serving; return once uvicorn says it has started (it then accepts on the socket)."""
         self.thread.start()
         deadline = time.monotonic() + 20
-        while not self.server.started:
+        while not self.server.started:  # uvicorn offers no other signal than this flag
             if time.monotonic() > deadline or not self.thread.is_alive():
+                self.socket.close()
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.02)
         return self
@@ -75,6 +71,7 @@ class ThreadedServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(20)
+        self.socket.close()
 
     def call(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run a coroutine on the server's loop and wait for its result (blocking the caller)."""
@@ -109,10 +106,10 @@ class Browser:
 
     async def log_in(self, email: str, password: str = PASSWORD) -> Browser:
         page = await self.http.get("/login")
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
         response = await self.http.post("/login", data={"email": email, "password": password, "csrf_token": token})
         assert response.status_code == 303, response.text
-        self.csrf = _csrf((await self.http.get("/")).text)
+        self.csrf = csrf_of((await self.http.get("/")).text)
         return self
 
     async def post(self, path: str, data: dict[str, Any]) -> httpx.Response:
@@ -154,12 +151,6 @@ async def crowd(browser: Browser, path: str, data: dict[str, Any], count: int = 
         await asyncio.gather(*(c.aclose() for c in clients))
 
 
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match
-    return match.group(1)
-
-
 async def next_message(socket: ClientConnection, timeout: float = 5) -> str:
     message = await asyncio.wait_for(socket.recv(), timeout)
     return message if isinstance(message, str) else message.decode()
@@ -175,6 +166,19 @@ async def message_with(socket: ClientConnection, needle: str, timeout: float = 5
         message = await next_message(socket, remaining)
         if needle in message:
             return message
+
+
+async def messages_until(socket: ClientConnection, needle: str, timeout: float = 5) -> list[str]:
+    """Every message up to and including the first that contains `needle`.
+
+    To show that something did not happen, make a later change whose push must come after it,
+    and look at everything that came before that push.
+    """
+    received: list[str] = []
+    async with asyncio.timeout(timeout):
+        while not received or needle not in received[-1]:
+            received.append(await next_message(socket, timeout))
+    return received
 
 
 def home(board: Any) -> str:

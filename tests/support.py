@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient
 
@@ -27,7 +27,8 @@ class Seed:
     """Creates test data through the domain functions, in write transactions on a real database.
 
     `run` executes a coroutine on the loop that owns the database: the TestClient's portal for web
-    tests, a private runner for browser tests.
+    tests, the live server's loop for live tests, a loop of its own (`db_seed`) for domain and
+    browser tests.
     """
 
     def __init__(self, run: Callable[[Change], Any], password_hash: str) -> None:
@@ -72,10 +73,34 @@ class Seed:
         return created
 
 
+def css(html: str, selector: str) -> list[LexborNode]:
+    """The elements of a page or pushed fragment that match a CSS selector."""
+    return list(LexborHTMLParser(html).css(selector))
+
+
+def one(html: str, selector: str) -> LexborNode:
+    """The one element that matches `selector` (none, or several, fails)."""
+    found = css(html, selector)
+    assert len(found) == 1, f"{len(found)} elements match {selector!r}"
+    return found[0]
+
+
+def texts(html: str, selector: str) -> list[str]:
+    """The text of every element matching `selector`, whitespace collapsed."""
+    return [" ".join(node.text(deep=True).split()) for node in css(html, selector)]
+
+
+def field_value(html: str, name: str) -> str:
+    """The value of the first form field called `name`."""
+    field = LexborHTMLParser(html).css_first(f'input[name="{name}"]')
+    assert field is not None, f"no field {name!r} in the page"
+    value = field.attributes.get("value")
+    assert value, f"the field {name!r} has no value"
+    return value
+
+
 def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
+    return field_value(html, "csrf_token")
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD, next_url: str = "/") -> Any:

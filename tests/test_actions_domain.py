@@ -9,6 +9,12 @@ from server.domain import actions, agenda, meetings
 from server.domain.errors import Forbidden, Invalid, NotFound, Stale
 
 
+@pytest.fixture
+def seed(db_seed):
+    """The records of these tests go straight into the database, through the domain: no app runs."""
+    return db_seed
+
+
 def values(title="Mappatura dei negozi sfitti", owner=None, due="2031-12-31", description=""):
     return actions.parse_action(title=title, description=description, owner=str(owner or ""), due_on=due)
 

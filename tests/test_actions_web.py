@@ -1,6 +1,5 @@
 """Action items through the real endpoints: plain forms, htmx fragments, lists, and every refusal."""
 
-import re
 from datetime import date, timedelta
 
 import pytest
@@ -8,7 +7,7 @@ from sqlalchemy import select
 
 from server.db.models import ActionItem, ActionNote, ActionStatus, AgendaItem
 from server.domain import actions
-from tests.support import csrf_of, login
+from tests.support import csrf_of, field_value, login
 
 HTMX = {"HX-Request": "true"}
 
@@ -44,7 +43,7 @@ def create(board, seed, title="Mappatura dei negozi sfitti", owner=None, due="20
 def test_chair_and_secretary_record_an_action_item_once_per_form(client, board, email):
     login(client, email)
     page = client.get(f"{url(board)}/nuova")
-    key = re.search(r'name="client_key" value="([^"]+)"', page.text).group(1)
+    key = field_value(page.text, "client_key")
     data = {**FORM, "owner": str(board.member.id), "client_key": key}
     response = post(client, url(board), data)
     assert response.status_code == 303
@@ -179,7 +178,7 @@ def test_the_owner_writes_progress_notes_and_the_page_shows_them_with_the_histor
     action = create(board, seed, owner=board.member.id)
     login(client, "member@example.org")
     page = client.get(url(board, action.id)).text
-    key = re.search(r'name="client_key" value="([^"]+)"', page).group(1)
+    key = field_value(page, "client_key")
     note = {"body": "Contattati i primi **venti** negozi.", "client_key": key}
     assert post(client, f"{url(board, action.id)}/note", note).status_code == 303
     assert post(client, f"{url(board, action.id)}/note", note).status_code == 303

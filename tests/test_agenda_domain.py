@@ -8,6 +8,12 @@ from server.domain import agenda
 from server.domain.errors import Invalid, NotFound, Stale
 
 
+@pytest.fixture
+def seed(db_seed):
+    """The records of these tests go straight into the database, through the domain: no app runs."""
+    return db_seed
+
+
 def titles(board, seed):
     return [i.title for i in seed.run(lambda s: agenda.agenda_of(s, board.meeting.id))]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket as socket_module
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,8 @@ from server.db.models import Role, UserSession
 from server.db.types import utcnow
 from server.domain import agenda, meetings
 from server.live.connection import QUEUE_LIMIT
-from tests.live_support import WS_MAX_SIZE, Browser, closed_with, home, message_with, next_message
+from tests.live_support import Browser, closed_with, home, message_with, next_message
+from tests.support import one, texts
 
 
 def meeting(board):
@@ -84,7 +84,7 @@ async def test_a_client_message_other_than_a_keepalive_closes_1008(live_board, p
     assert await closed_with(socket) == 1008
 
 
-async def test_an_oversized_message_closes_1009(live_board, people):
+async def test_an_oversized_message_closes_1009(live_server, live_board, people):
     member = await people("member@example.org")
     socket = await member.socket(home(live_board))
     await next_message(socket)
@@ -92,7 +92,7 @@ async def test_an_oversized_message_closes_1009(live_board, people):
     assert await closed_with(socket) == 1009
     socket = await member.socket(home(live_board), max_size=None)
     await next_message(socket)
-    await socket.send("x" * (WS_MAX_SIZE + 1))  # over uvicorn's limit for every socket
+    await socket.send("x" * (live_server.settings.ws_max_bytes + 1))  # over uvicorn's limit for every socket
     assert await closed_with(socket) == 1009
 
 
@@ -169,10 +169,8 @@ async def test_logging_out_closes_the_socket(live_board, people):
     member = await people("member@example.org")
     socket = await member.socket(home(live_board))
     await next_message(socket)
-    started = time.monotonic()
     assert (await member.post("/logout", {})).status_code == 303
-    assert await closed_with(socket, timeout=2) == 4401
-    assert time.monotonic() - started < 2
+    assert await closed_with(socket) == 4401
 
 
 async def test_losing_ones_role_closes_the_socket_4403(live_board, live_server, people):
@@ -182,7 +180,7 @@ async def test_losing_ones_role_closes_the_socket_4403(live_board, live_server, 
     membership = live_board.membership_id(live_board.observer)
     response = await admin.post(f"/tavoli/{live_board.table.slug}/componenti/{membership}/rimuovi", {})
     assert response.status_code == 200
-    assert await closed_with(socket, timeout=2) == 4403
+    assert await closed_with(socket) == 4403
 
 
 async def test_a_changed_role_reconnects_to_see_the_new_view(live_board, people):
@@ -194,7 +192,7 @@ async def test_a_changed_role_reconnects_to_see_the_new_view(live_board, people)
         f"/tavoli/{live_board.table.slug}/componenti/{membership}",
         {"role": "secretary", "organisation": "", "version": "1"},
     )
-    assert await closed_with(socket, timeout=2) == 1012  # htmx reconnects after 1012
+    assert await closed_with(socket) == 1012  # htmx reconnects after 1012
 
 
 async def test_a_session_that_expires_closes_its_socket(live_seed, live_board, people):
@@ -202,7 +200,7 @@ async def test_a_session_that_expires_closes_its_socket(live_seed, live_board, p
     live_seed.run(lambda s: s.execute(update(UserSession).values(expires_at=utcnow() + timedelta(seconds=1))))
     socket = await member.socket(home(live_board))
     await next_message(socket)
-    assert await closed_with(socket, timeout=3) == 4401
+    assert await closed_with(socket) == 4401
 
 
 # --- rendering once, catching up, slow clients ---------------------------------------------------
@@ -219,13 +217,24 @@ async def test_one_change_renders_each_fragment_once_per_view_not_per_socket(
             sockets.append(await (await people(email)).socket(meeting(live_board)))
     for socket in sockets:
         await next_message(socket)
-    await asyncio.sleep(0.3)  # let the presence pushes of all those arrivals settle
-    live_server.hub.renders.clear()
+    # Every socket has its page: what is rendered from now on is pushed. The arrivals' presence
+    # pushes render the presence region alone, never the agenda.
+
+    async def forget_renders():
+        live_server.hub.renders.clear()
+
+    live_server.call(forget_renders)
     await move(await people("chair@example.org"), live_board, 2, 1)
     for socket in sockets:
-        await message_with(socket, 'id="agenda"')
-    assert live_server.hub.renders["agenda"] == 2, dict(live_server.hub.renders)
-    assert live_server.hub.renders["meetings"] == 0, "the home's fragments are not rendered for meeting pages"
+        pushed = await message_with(socket, 'id="agenda"')
+        assert texts(pushed, "#agenda h3")[0].endswith("Varie ed eventuali")
+
+    async def renders():
+        return dict(live_server.hub.renders)
+
+    counted = live_server.call(renders)
+    assert counted.get("agenda") == 2, counted  # a member's rendering and an observer's, for 30 sockets
+    assert counted.get("meetings", 0) == 0, "the home's fragments are not rendered for meeting pages"
 
 
 async def test_a_reconnecting_client_catches_up_with_what_it_missed(live_server, live_board, people):
@@ -251,7 +260,7 @@ async def test_a_reconnecting_client_catches_up_with_what_it_missed(live_server,
     assert f'<li id="item-{live_board.items[0].id}" class="agenda-item agenda-item-current"' in state, "the second"
 
 
-async def test_a_slow_client_is_closed_while_the_others_keep_their_latency(live_server, live_seed, live_board, people):
+async def test_a_slow_client_is_closed_1013_while_the_others_get_every_push(live_server, live_seed, live_board, people):
     # A big agenda for the slow reader's meeting, so that every push to it is large.
     values = meetings.parse_meeting(title="Seduta lunga", day="2031-12-20", hour="10:00", place="Sala", online_url="")
     big = live_seed.run(lambda s: meetings.create_meeting(s, live_board.table, values, actor_id=None))
@@ -276,15 +285,21 @@ async def test_a_slow_client_is_closed_while_the_others_keep_their_latency(live_
         f"{home(live_board)}?seduta={big.id}", sock=raw, max_queue=1, max_size=None
     )
     others = [await (await people("member@example.org")).socket(meeting(live_board)) for _ in range(100)]
-    for other in others:
+    while not any("Observer" in name for name in texts(await next_message(others[0]), "#presence li")):
+        pass  # the hub has the slow reader's connection once its owner is among those present
+    for other in others[1:]:
         await next_message(other)
-    chair = await people("chair@example.org")
-    item = live_board.items[0]
 
-    def slow_connection():
+    async def find_slow():
         return next(c for c in live_server.hub.all_connections() if c.page.meeting_id == big.id)
 
-    latencies = []
+    slow = live_server.call(find_slow)
+
+    async def close_code():
+        return slow.close_code
+
+    chair = await people("chair@example.org")
+    item = live_board.items[0]
     for round_number in range(QUEUE_LIMIT * 4):
         status = "done" if round_number % 2 == 0 else "pending"
         version = str(round_number + 1)
@@ -292,27 +307,13 @@ async def test_a_slow_client_is_closed_while_the_others_keep_their_latency(live_
             f"/tavoli/{live_board.table.slug}/sedute/{big.id}/punti/{big_items[0].id}/stato",
             {"status": status, "version": version},
         )
-        started = time.monotonic()
         response = await chair.post(f"{live_board.item_url(0)}/stato", {"status": status, "version": version})
         assert response.status_code == 200, (round_number, response.status_code)
-        await asyncio.gather(*(message_with(o, f'id="item-{item.id}"') for o in others))
-        latencies.append(time.monotonic() - started)
-        if live_server.call(_close_code_of(slow_connection)) is not None:
+        for pushed in await asyncio.gather(*(message_with(o, f'id="item-{item.id}"') for o in others)):
+            one(pushed, f"#agenda #item-{item.id}")  # every other page gets every push
+        if live_server.call(close_code) is not None:
             break
-    assert live_server.call(_close_code_of(slow_connection)) == 1013, "the slow reader was closed for it"
-    latencies.sort()
-    p95 = latencies[max(int(len(latencies) * 0.95) - 1, 0)]
-    assert p95 < 2.0, f"the others waited {p95:.2f} s at p95 while one client was stuck"
+    assert live_server.call(close_code) == 1013, "the slow reader was closed for it"
     for other in others:
         await other.close()
     raw.close()
-
-
-def _close_code_of(find):
-    async def read():
-        try:
-            return find().close_code
-        except StopIteration:  # already gone: it was closed
-            return 1013
-
-    return read

@@ -8,6 +8,13 @@ from server.db.models import Meeting
 from server.domain import meetings
 from server.domain.errors import Invalid, NotFound, Stale
 
+
+@pytest.fixture
+def seed(db_seed):
+    """The records of these tests go straight into the database, through the domain: no app runs."""
+    return db_seed
+
+
 VALID = {
     "title": "Seduta di gennaio",
     "day": "2032-01-15",

@@ -1,11 +1,9 @@
 """Meetings and agendas through the real endpoints: plain forms, htmx fragments, and every refusal."""
 
-import re
-
 import pytest
 
 from server.db.models import AgendaItem, AgendaStatus, Meeting
-from tests.support import csrf_of, login
+from tests.support import csrf_of, css, field_value, login
 
 HTMX = {"HX-Request": "true"}
 
@@ -16,7 +14,8 @@ def post(client, path, data, *, page="/", htmx=False):
 
 
 def agenda_titles(html):
-    return re.findall(r'<h3 class="h5 mb-1"><span class="agenda-number">\d+\.</span> ([^<]+)</h3>', html)
+    """The agenda's titles in order, without their numbers."""
+    return [node.text(deep=False).strip() for node in css(html, "#agenda .agenda-item h3")]
 
 
 MEETING = {
@@ -35,7 +34,7 @@ MEETING = {
 def test_chair_and_secretary_convene_a_meeting(client, board, email):
     login(client, email)
     page = client.get(f"/tavoli/{board.table.slug}/sedute/nuova")
-    key = re.search(r'name="client_key" value="([^"]+)"', page.text).group(1)
+    key = field_value(page.text, "client_key")
     response = post(client, f"/tavoli/{board.table.slug}/sedute", {**MEETING, "client_key": key})
     assert response.status_code == 303
     meeting_page = client.get(response.headers["location"])

@@ -11,6 +11,13 @@ from server.db.types import utcnow
 from server.domain import actions, proposals
 from server.domain.errors import Forbidden, Invalid, NotFound, Stale
 
+
+@pytest.fixture
+def seed(db_seed):
+    """The records of these tests go straight into the database, through the domain: no app runs."""
+    return db_seed
+
+
 TEXT = proposals.parse_text(
     title="Saldi invernali in una data unica",
     summary="Una data comune per tutto il territorio metropolitano.",

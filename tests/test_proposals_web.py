@@ -1,12 +1,10 @@
 """Proposals through the real endpoints: drafting, versions and their comparison, endorsing, comments."""
 
-import re
-
 import pytest
 from sqlalchemy import select
 
 from server.db.models import Endorsement, Proposal, ProposalStatus
-from tests.support import csrf_of, login
+from tests.support import csrf_of, css, field_value, login
 
 
 def post(client, path, data, *, page="/"):
@@ -24,7 +22,7 @@ DRAFT = {"title": "Saldi invernali in una data unica", "summary": "Una data comu
 
 def bring(client, board, **fields):
     page = client.get(f"{url(board)}/nuova").text
-    key = re.search(r'name="client_key" value="([^"]+)"', page).group(1)
+    key = field_value(page, "client_key")
     return post(client, url(board), {**DRAFT, "authors": [board.cgil.slug], "client_key": key, **fields})
 
 
@@ -36,7 +34,7 @@ def test_a_member_brings_a_draft_for_their_organisation_once_per_form(client, bo
     login(client, "member@example.org")
     form = client.get(f"{url(board)}/nuova").text
     assert f'value="{board.cgil.slug}" checked' in form, "their own organisation is proposed"
-    key = re.search(r'name="client_key" value="([^"]+)"', form).group(1)
+    key = field_value(form, "client_key")
     data = {**DRAFT, "authors": [board.cgil.slug, board.ascom.slug], "client_key": key}
     first, again = post(client, url(board), data), post(client, url(board), data)
     assert first.status_code == 303
@@ -176,7 +174,8 @@ def test_authors_edit_their_comment_from_the_page(client, board):
     login(client, "member@example.org")
     assert post(client, f"{url(board, proposal.id)}/commenti", {"comment": "Primo pensiero."}).status_code == 303
     page = client.get(url(board, proposal.id)).text
-    comment_id = int(re.findall(r'action="[^"]+/commenti/(\d+)"', page)[-1])
+    addresses = [form.attributes["action"].split("/") for form in css(page, "form[action]")]
+    comment_id = int([parts[-1] for parts in addresses if parts[-2:-1] == ["commenti"] and parts[-1].isdigit()][-1])
     edited = post(client, f"{url(board, proposal.id)}/commenti/{comment_id}", {"comment": "Pensiero corretto."})
     assert edited.status_code == 303
     page = client.get(url(board, proposal.id)).text

@@ -7,12 +7,11 @@ for a list), rendered once per role and locale, with the per-person controls hid
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from server.domain import actions
-from tests.live_support import closed_with, home, message_with, next_message
+from tests.live_support import closed_with, home, message_with, messages_until, next_message
+from tests.support import css, one
 
 
 def action_page(board, action_id: int) -> str:
@@ -26,17 +25,6 @@ def proposal_page(board, proposal_id: int) -> str:
 def second_action(board, seed):
     values = actions.parse_action(title="Mappa dei mercati", description="", owner=str(board.member.id), due_on="")
     return seed.run(lambda s: actions.create_action(s, board.table, values, actor_id=board.secretary.id))
-
-
-async def quiet(socket, seconds: float = 0.6) -> list[str]:
-    """Whatever the socket receives in the next moments (to show that nothing of a kind came)."""
-    received = []
-    try:
-        async with asyncio.timeout(seconds):
-            while True:
-                received.append(await next_message(socket))
-    except TimeoutError:
-        return received
 
 
 # --- one action item ------------------------------------------------------------------------------
@@ -78,12 +66,17 @@ async def test_a_change_of_another_action_item_leaves_the_page_alone(live_seed, 
     chair = await people("chair@example.org")
     socket = await chair.socket(action_page(live_board, action.id))
     await next_message(socket)
-    answer = await chair.post(
-        f"/tavoli/{live_board.table.slug}/azioni/{other.id}/stato", {"status": "done", "version": "1"}
-    )
+    base = f"/tavoli/{live_board.table.slug}/azioni"
+    answer = await chair.post(f"{base}/{other.id}/stato", {"status": "done", "version": "1"})
     assert answer.status_code == 200
-    for message in await quiet(socket):
-        assert 'id="action"' not in message
+    # Then a note on the page's own item: its push comes after whatever the first change sent.
+    answer = await chair.post(f"{base}/{action.id}/note", {"body": "Nota di controllo."})
+    assert answer.status_code == 303
+    *before, own = await messages_until(socket, "Nota di controllo.")
+    for message in before:
+        assert css(message, "#action, #action-history") == [], "the other item's change reached this page"
+    assert "Calendario dei saldi" in one(own, "#action").text()
+    for message in (*before, own):
         assert "Mappa dei mercati" not in message
 
 
@@ -235,6 +228,9 @@ async def test_a_list_filtered_on_someone_who_left_the_table_does_not_stop_the_o
         {"title": "Censimento dei locali sfitti", "owner": str(live_board.chair.id), "due_on": ""},
     )
     assert answer.status_code == 303
-    assert 'id="action-list"' in await message_with(every, "Censimento dei locali sfitti")
-    for message in await quiet(theirs):
-        assert 'id="action-list"' not in message, "a filter that no longer exists renders nothing"
+    one(await message_with(every, "Censimento dei locali sfitti"), "#action-list")
+    # The observer is told what happened on both pages, in the same push: on theirs, that is all.
+    received = await messages_until(theirs, "Censimento dei locali sfitti")
+    assert "Censimento dei locali sfitti" in one(received[-1], "#announcer").text()
+    for message in received:
+        assert css(message, "#action-list") == [], "a filter that no longer exists renders nothing"

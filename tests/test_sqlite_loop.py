@@ -54,29 +54,37 @@ async def test_a_write_waiting_on_another_process_lock_leaves_the_loop_free(data
     holder.start()
     assert await asyncio.to_thread(holder_ready.wait, 5)
 
-    ticks = 0
+    # The signal: SQLite starts the server's BEGIN IMMEDIATE on a thread other than the loop's,
+    # where it waits for the lock (its first try, in place, found the lock taken).
+    loop, loop_thread = asyncio.get_running_loop(), threading.get_ident()
+    waiting = asyncio.Event()
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
+    def traced(statement: str) -> None:
+        if statement.upper().startswith("BEGIN IMMEDIATE") and threading.get_ident() != loop_thread:
+            loop.call_soon_threadsafe(waiting.set)
+
+    def trace(dbapi_connection: object, _record: object, _proxy: object) -> None:
+        dbapi_connection.driver_connection._connection.set_trace_callback(traced)  # type: ignore[attr-defined]
 
     async def write() -> int:
         async with database.transaction() as session:
             return len((await session.scalars(select(Table))).all())
 
-    ticking = asyncio.create_task(ticker())
-    writing = asyncio.create_task(write())
-    await asyncio.sleep(0.3)
-    assert not writing.done(), "the write waits for the other writer's lock"
-    assert ticks >= 10, f"the loop kept running while the write waited ({ticks} ticks in 0.3 s)"
-    async with database.read() as session:  # and reads go on meanwhile (WAL)
-        await session.scalars(select(Table))
-    release.set()
-    assert await asyncio.wait_for(writing, 5) == 0
-    ticking.cancel()
-    holder.join(5)
+    event.listen(database.engine.sync_engine, "checkout", trace)
+    try:
+        writing = asyncio.create_task(write())
+        async with asyncio.timeout(10):
+            await waiting.wait()  # the loop runs this test while the write waits on the other thread
+        assert not writing.done(), "the write waits for the other writer's lock"
+        async with database.read() as session:  # and reads go on meanwhile (WAL)
+            await session.scalars(select(Table))
+        assert not writing.done()
+        release.set()
+        assert await asyncio.wait_for(writing, 5) == 0
+    finally:
+        release.set()
+        event.remove(database.engine.sync_engine, "checkout", trace)
+        holder.join(5)
 
 
 async def test_concurrent_requests_reuse_the_pool_s_connections(database: Database):

@@ -8,18 +8,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from anyio.from_thread import start_blocking_portal
 
-from server.db.session import Database
 from tests.conftest import SECRET, need
-from tests.support import PASSWORD, Seed, in_transaction
+from tests.support import PASSWORD, Seed
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -36,6 +33,7 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def free_port() -> int:
+    """A port free now; `start_server` tries again elsewhere if another process takes it first."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -60,8 +58,28 @@ class Server:
                 self.process.wait()
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 def start_server(database_url: str, tmp_path: Path, port: int | None = None, **env: str) -> Server:
-    port = port or free_port()
+    """`tavoli serve` on `port`, or on a free one.
+
+    The app must know its address before it starts (the Origin it accepts), so the port is chosen
+    first; should another process bind it in the meantime, the server exits and is started again
+    on another port.
+    """
+    if port is not None:
+        return _start_server(database_url, tmp_path, port, env)
+    for _attempt in range(5):
+        try:
+            return _start_server(database_url, tmp_path, free_port(), env)
+        except PortTaken:
+            continue
+    raise RuntimeError("no free port for the server after five attempts")
+
+
+def _start_server(database_url: str, tmp_path: Path, port: int, env: dict[str, str]) -> Server:
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / f"server-{port}.log"
     environment = {
@@ -70,6 +88,7 @@ def start_server(database_url: str, tmp_path: Path, port: int | None = None, **e
         "TAVOLI_BASE_URL": url,
         "TAVOLI_SECRET_KEY": SECRET,
         "TAVOLI_MINUTES_DIR": str(tmp_path / "minutes"),
+        "TAVOLI_LOG_LEVEL": "INFO",  # uvicorn's "running on" line tells when the server is up
         **env,
     }
     tavoli = Path(sys.executable).parent / "tavoli"
@@ -82,16 +101,17 @@ def start_server(database_url: str, tmp_path: Path, port: int | None = None, **e
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # the process's only signal is its log: read it until it speaks
+        output = log.read_text()
+        if f"Uvicorn running on {url}" in output:  # logged once the app has started and the port is bound
+            return Server(url, database_url, process, log)
         if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310 (our own URL)
-                if response.status == 200:
-                    return Server(url, database_url, process, log)
-        except OSError:
-            time.sleep(0.1)
+            if "address already in use" in output.lower():
+                raise PortTaken(output)
+            raise RuntimeError(f"the server exited: {output}")
+        time.sleep(0.05)
     process.kill()
+    process.wait()
     raise RuntimeError(f"the server did not start: {log.read_text()}")
 
 
@@ -103,12 +123,9 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def browser_seed(database_url: str, password_hash: str) -> Iterator[Seed]:
+def browser_seed(db_seed: Seed) -> Seed:
     """Seeds the server's database from the test, through a database connection of its own."""
-    with start_blocking_portal() as portal:  # a loop in a thread: Playwright holds the main thread's
-        database = Database(database_url)
-        yield Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
-        portal.call(database.dispose)
+    return db_seed
 
 
 @pytest.fixture(scope="module")
