@@ -171,7 +171,11 @@ class PostgresBroker:
                         self._publisher = await asyncpg.connect(self._dsn)
                     await self._publisher.execute("SELECT pg_notify($1, $2)", self._channel, message.decode())
                     return
-                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+                # A connection cut by the server shows as any of these, InternalClientError included
+                # when the cut is noticed in the middle of a query: connect again, once.
+                except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError):
+                    if self._publisher is not None:
+                        self._publisher.terminate()
                     self._publisher = None
                     if attempt:
                         raise
