@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from server.config import Settings
 from server.db.models import Base
 from server.db.session import Database
 
@@ -38,7 +39,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _configure(connection)
     else:
-        asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
+        # `tavoli migrate` and the tests name the database; the alembic command line (making a new
+        # migration) uses the one the settings name, as the app would.
+        asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url))
 
 
 if context.is_offline_mode():

@@ -36,9 +36,8 @@ class Audience:
 class Screen:
     """What an open page shows: its kind, the record it is about, and the filters of a list.
 
-    Kinds: "table" (the home), "meeting", "actions" and "proposals" (the lists), "action" and
-    "proposal" (one record), "mine" (one person's action items on the table, the owner in
-    `query`). `query` holds a list's filters, sorted, as they came in the address.
+    The kinds are "table" (the home) and those the areas declare (`ScreenKind.name`); `query`
+    holds a list's filters, sorted, as they came in the address.
     """
 
     kind: str = "table"

@@ -1,7 +1,6 @@
-"""The table socket: `/ws/tavoli/{slug}` for the table's home, and for its other live pages
-`?seduta=ID` (a meeting), `?azione=ID` (an action item), `?proposta=ID` (a proposal),
-`?elenco=azioni&…filters` and `?elenco=proposte` (the lists), `?elenco=mie` (the viewer's own
-action items on the table, a section of "my action items").
+"""The table socket: `/ws/tavoli/{slug}` for the table's home, and for the other screens that the
+areas declare (server/views/areas.py): `?<param>=ID` for a record, `?elenco=<listing>&…filters`
+for a list, `?elenco=mie` for the viewer's own action items on the table.
 
 Access is checked before `accept()` (docs/architecture.md, "The live protocol"): a foreign
 Origin is refused at the handshake (HTTP 403). A same-origin upgrade without a valid session or
