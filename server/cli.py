@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import inspect, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import i18n
@@ -27,6 +31,69 @@ from server.views.labels import role_label
 T = TypeVar("T")
 
 
+class Failure(click.ClickException):
+    """An error said in one line, in the interface's language."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(_("Error: {message}").format(message=self.format_message()), err=True, file=file)
+
+
+class NotInitialised(Failure):
+    """The database has no schema: a command other than `migrate` would fail on every query."""
+
+    exit_code = 2
+
+
+class _Commands(click.Group):
+    """Every error is one clear line; the traceback only under `tavoli --debug`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Failure, click.UsageError, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            raise Failure(exc.format_message()) from None
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message = _("Unexpected error: {error} (run with --debug to see the details).")
+            raise Failure(message.format(error=f"{type(exc).__name__}: {exc}")) from None
+
+
+def _not_initialised(url: str) -> NotInitialised:
+    name = make_url(url).database or url
+    return NotInitialised(_("The database {name} is not initialised: run `tavoli migrate`.").format(name=name))
+
+
+def _require_file(url: str) -> None:
+    """Refuse an SQLite file without the schema, reading it only (connecting would create or change it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = Path(str(parsed.database))
+    if not path.exists():
+        raise _not_initialised(url)
+    with contextlib.closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        found = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone()
+    if found is None:
+        raise _not_initialised(url)
+
+
+async def _require_schema(url: str) -> None:
+    """Refuse a database without its schema: every command but `migrate` would fail on its first query."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return  # checked by _require_file, without writing to it
+    database = Database(url)
+    try:
+        async with database.engine.connect() as connection:
+            ready = await connection.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
+    finally:
+        await database.dispose()
+    if not ready:
+        raise _not_initialised(url)
+
+
 def _settings() -> Settings:
     try:
         settings = Settings.from_env()
@@ -41,6 +108,7 @@ def _run(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
     settings = _settings()
 
     async def go() -> T:
+        await _require_schema(settings.database_url)
         database = Database(settings.database_url)
         try:
             async with database.transaction() as session:
@@ -48,14 +116,16 @@ def _run(change: Callable[[AsyncSession], Awaitable[T]]) -> T:
         finally:
             await database.dispose()
 
+    _require_file(settings.database_url)
     try:
         return asyncio.run(go())
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
-def cli() -> None:
+@click.group(cls=_Commands)
+@click.option("--debug", is_flag=True, help="Show the whole traceback of an unexpected error.")
+def cli(debug: bool) -> None:
     """Tavoli: the co-design workspace of the metropolitan tables of Bologna."""
 
 
@@ -114,12 +184,14 @@ def demo() -> None:
     settings = _settings()
 
     async def go() -> DemoReport:
+        await _require_schema(settings.database_url)
         database = Database(settings.database_url)
         try:
             return await load_demo(database, settings.demo_password)
         finally:
             await database.dispose()
 
+    _require_file(settings.database_url)
     try:
         report = asyncio.run(go())
     except DomainError as exc:

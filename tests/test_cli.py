@@ -1,6 +1,7 @@
 """The `tavoli` command against a real database, including its errors."""
 
 import json
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -28,7 +29,8 @@ def ok(result):
 
 def failed(result):
     assert result.exit_code == 1, result.output
-    assert result.output.startswith("Error: ")
+    assert result.output.startswith("Errore: ")
+    assert len(result.output.strip().splitlines()) == 1, "one line, no traceback"
     return result.output
 
 
@@ -168,3 +170,39 @@ def test_unsafe_settings_stop_the_command_with_the_reason(database_url):
 def test_migrate_is_idempotent(tavoli):
     assert "aggiornato" in ok(tavoli("migrate"))
     assert "aggiornato" in ok(tavoli("migrate"))
+
+
+def _run_with(url, *args):
+    env = {"TAVOLI_DATABASE_URL": url, "TAVOLI_DEFAULT_LOCALE": "it"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def test_cli_on_a_missing_sqlite_file_says_so_in_one_line_and_creates_nothing(tmp_path):
+    path = tmp_path / "nuovo.db"
+    result = _run_with(f"sqlite+aiosqlite:///{path}", "user", "list")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"Errore: Il database {path} non è inizializzato: esegui `tavoli migrate`."
+    ]
+    assert not path.exists()
+
+
+def test_cli_on_a_database_without_schema_says_so_and_leaves_it(tmp_path):
+    path = tmp_path / "vuoto.db"
+    sqlite3.connect(path).close()  # an empty file, as a mistyped address would have made
+    result = _run_with(f"sqlite+aiosqlite:///{path}", "demo")
+    assert result.exit_code == 2, result.output
+    assert "non è inizializzato" in result.output
+    assert path.stat().st_size == 0
+
+
+def test_cli_unexpected_error_is_one_line_and_debug_shows_it_whole():
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/tavoli"
+    result = _run_with(unreachable, "user", "list")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Errore: Errore imprevisto: ConnectionRefusedError")
+    assert "--debug" in lines[0]
+    debugged = _run_with(unreachable, "--debug", "user", "list")
+    assert isinstance(debugged.exception, ConnectionRefusedError)
