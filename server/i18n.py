@@ -80,17 +80,26 @@ def locale_name(locale: str) -> str:
     return (Locale.parse(locale).get_display_name(locale) or locale).capitalize()
 
 
+# The conventions of each interface language for dates: English as written in Europe
+# ("Monday, 30 November 2026"), not in the United States.
+FORMATS = {"it": "it_IT", "en": "en_GB"}
+
+
+def _formats() -> str:
+    return FORMATS.get(_locale.get(), _locale.get())
+
+
 def format_datetime(value: datetime, style: str = "long") -> str:
     """'martedì 9 dicembre 2026, ore 15:00' (long) or '09/12/26, 15:00' (short), in Europe/Rome."""
     local = value.astimezone(TIMEZONE)
     if style == "long":
-        day = _format_date(local, "full", locale=_locale.get())
+        day = _format_date(local, "full", locale=_formats())
         return gettext("{day}, at {time}").format(day=day, time=local.strftime("%H:%M"))
-    return _format_datetime(local, "short", tzinfo=TIMEZONE, locale=_locale.get())
+    return _format_datetime(local, "short", tzinfo=TIMEZONE, locale=_formats())
 
 
 def format_day(value: date | datetime, style: str = "long") -> str:
     """'9 dicembre 2026' (long) or 'martedì 9 dicembre 2026' (full)."""
     if isinstance(value, datetime):
         value = value.astimezone(TIMEZONE).date()
-    return _format_date(value, style, locale=_locale.get())
+    return _format_date(value, style, locale=_formats())

@@ -69,7 +69,9 @@ def test_dates_are_shown_in_europe_rome():
         assert i18n.format_datetime(winter) == "mercoledì 9 dicembre 2026, ore 15:00"
         assert i18n.format_datetime(summer).endswith("ore 16:00")
     with i18n.use_locale("en"):
-        assert i18n.format_datetime(winter) == "Wednesday, December 9, 2026, at 15:00"
+        assert i18n.format_datetime(winter) == "Wednesday, 9 December 2026, at 15:00"  # en_GB, not en_US
+        assert i18n.format_day(winter) == "9 December 2026"
+        assert i18n.format_datetime(winter, "short") == "09/12/2026, 15:00"
 
 
 def test_language_switch_is_remembered_in_a_cookie(client):
