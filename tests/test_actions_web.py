@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from server.db.models import ActionItem, ActionNote, ActionStatus, AgendaItem
 from server.domain import actions
-from tests.support import csrf_of, field_value, login
+from tests.support import csrf_of, field_value, login, texts
 
 HTMX = {"HX-Request": "true"}
 
@@ -285,3 +285,18 @@ def test_convening_the_next_meeting_proposes_reviewing_the_open_action_items(cli
 
 def _items(seed):
     return seed.run(lambda s: s.scalars(select(AgendaItem))).all()
+
+
+def test_the_due_date_is_labelled_once_where_a_header_already_names_it(client, board, seed):
+    action = create(board, seed, title="Una scadenza", owner=board.member.id, due="2031-12-11")
+    login(client, "member@example.org")
+    page = client.get(url(board, action.id)).text
+    dd = texts(page, "#action dd:has(.action-due)")
+    assert dd
+    assert all(not text.startswith("Scadenza") for text in dd), dd
+    assert "11 dicembre 2031" in dd[0]
+    for listing in (client.get(url(board)).text, client.get("/azioni").text):
+        cells = texts(listing, "td:has(.action-due)")
+        assert cells == ["11 dicembre 2031"], cells
+    home = client.get(f"/tavoli/{board.table.slug}").text
+    assert texts(home, "#actions .action-due") == ["Scadenza 11 dicembre 2031"], "a list item without header keeps it"
