@@ -74,6 +74,20 @@ def test_bad_authors_are_refused(board, seed, authors, error):
     assert board.events("proposal.created") == []
 
 
+def test_co_authors_must_have_a_seat_on_the_table(board, seed):
+    """An organisation that no member of the table represents co-authors none of its proposals: neither
+    one that sits only on another table nor one that sits nowhere."""
+    nowhere = seed.org("Legacoop Bologna")
+    elsewhere = seed.org("Coldiretti Bologna")
+    seed.person(board.other, Role.member, "elsewhere@example.org", elsewhere)
+    for outside in (nowhere, elsewhere):
+        with pytest.raises(Invalid) as caught:
+            draft(board, seed, authors=[board.cgil.slug, outside.slug])
+        assert outside.name in caught.value.errors["authors"]
+    assert board.events("proposal.created") == []
+    assert seed.run(lambda s: s.scalars(select(Proposal))).all() == []
+
+
 def test_observers_bring_no_proposal(board, seed):
     with pytest.raises(Forbidden):
         draft(board, seed, who=actor(board.observer, Role.observer))

@@ -58,6 +58,18 @@ def test_bad_drafts_are_refused_beside_the_fields(client, board):
     assert board.events("proposal.created") == []
 
 
+def test_an_organisation_without_a_seat_on_the_table_is_refused_as_co_author(client, board, seed):
+    outside = seed.org("Legacoop Bologna")  # sits on no table
+    login(client, "member@example.org")
+    response = bring(client, board, authors=[board.cgil.slug, outside.slug])
+    assert response.status_code == 422
+    (error,) = css(response.text, "#authors-error")
+    assert "Nessun componente di questo tavolo rappresenta Legacoop Bologna." in error.text()
+    assert field_value(response.text, "title") == DRAFT["title"], "what was typed is kept"
+    assert board.events("proposal.created") == []
+    assert seed.run(lambda s: s.scalars(select(Proposal))).all() == []
+
+
 def test_co_authors_edit_keep_versions_and_compare_them_word_by_word(client, board):
     login(client, "member@example.org")
     pid = proposal_id(bring(client, board))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Membership, Organisation, Proposal, ProposalAuthor, ProposalStatus, Role, Table
 from server.domain.actions import Actor
-from server.domain.errors import Forbidden, NotFound
+from server.domain.errors import Forbidden, Invalid, NotFound
 from server.i18n import _
 
 CLOSED = (ProposalStatus.approved, ProposalStatus.rejected, ProposalStatus.withdrawn)
@@ -61,6 +61,29 @@ async def member_organisation(session: AsyncSession, table: Table, actor: Actor)
     if found is None or found.role is Role.observer or found.organisation_id is None:
         raise Forbidden(_("Only members who represent an organisation on this table can do this."))
     return found.organisation_id
+
+
+async def co_authors(session: AsyncSession, table: Table, slugs: list[str]) -> list[Organisation]:
+    """The organisations named to co-author a proposal of the table: each must exist and have a seat
+    on the table (some member of the table represents it)."""
+    if not slugs:
+        raise Invalid({"authors": _("Choose at least one co-authoring organisation.")})
+    found = list((await session.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))).all())
+    if len(found) != len(set(slugs)):
+        raise Invalid({"authors": _("One of the organisations does not exist.")})
+    seated = set(
+        (
+            await session.scalars(
+                select(Membership.organisation_id).where(
+                    Membership.table_id == table.id, Membership.organisation_id.in_([o.id for o in found])
+                )
+            )
+        ).all()
+    )
+    outside = sorted(o.name for o in found if o.id not in seated)
+    if outside:
+        raise Invalid({"authors": _("No member of this table represents {names}.").format(names=", ".join(outside))})
+    return found
 
 
 async def authors_of_many(session: AsyncSession, proposal_ids: Collection[int]) -> dict[int, list[Organisation]]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Endorsement, Organisation, Proposal, ProposalAuthor, ProposalStatus, Role, Table
+from server.db.models import Endorsement, Proposal, ProposalAuthor, ProposalStatus, Role, Table
 from server.domain import audit, proposal_versions, transitions
 from server.domain.actions import Actor
 from server.domain.agenda import DESCRIPTION_LIMIT
@@ -30,6 +30,7 @@ from server.domain.proposal_basics import (
     ProposalEvent,
     authors_of,
     authors_of_many,
+    co_authors,
     get_proposal,
     is_author,
     payload,
@@ -45,7 +46,7 @@ from server.domain.proposal_comments import (
 )
 from server.domain.proposal_endorsements import endorse, endorsements_of, withdraw_endorsement
 from server.domain.proposal_links import action_from, link_item, linkable_items, links_of
-from server.domain.proposal_versions import latest_version, versions_of, word_diff
+from server.domain.proposal_versions import Comparison, compare_versions, latest_version, versions_of, word_diff
 from server.i18n import _
 
 __all__ = [
@@ -58,13 +59,16 @@ __all__ = [
     "MOVES",
     "OUTCOME_LIMIT",
     "SUMMARY_LIMIT",
+    "Comparison",
     "ProposalEvent",
     "ProposalText",
     "action_from",
     "add_comment",
     "authors_of",
     "authors_of_many",
+    "co_authors",
     "comments_of",
+    "compare_versions",
     "create_proposal",
     "edit_comment",
     "endorse",
@@ -135,15 +139,6 @@ def _stale_message() -> str:
     return _("Someone else changed this proposal in the meantime.")
 
 
-async def _organisations(session: AsyncSession, slugs: list[str]) -> list[Organisation]:
-    if not slugs:
-        raise Invalid({"authors": _("Choose at least one co-authoring organisation.")})
-    found = list((await session.scalars(select(Organisation).where(Organisation.slug.in_(slugs)))).all())
-    if len(found) != len(set(slugs)):
-        raise Invalid({"authors": _("One of the organisations does not exist.")})
-    return found
-
-
 async def create_proposal(
     session: AsyncSession,
     table: Table,
@@ -155,7 +150,7 @@ async def create_proposal(
 ) -> Proposal:
     """A new draft, co-authored by the given organisations, one of which the actor represents."""
     await lock_table(session, table.id)
-    organisations = await _organisations(session, author_slugs)
+    organisations = await co_authors(session, table, author_slugs)
     found = await seat(session, table, actor.user_id)
     if found is None or found.role is Role.observer or found.organisation_id not in {o.id for o in organisations}:
         raise Forbidden(_("You can only bring a proposal on behalf of the organisation you represent here."))
