@@ -72,7 +72,8 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-static/dist/.built: node_modules/.installed static/build.mjs $(wildcard static/src/*)
+# The build reads static/src, and the templates for the icons they name (static/build.mjs).
+static/dist/.built: node_modules/.installed static/build.mjs $(wildcard static/src/* static/src/*/* templates/*.html templates/*/*.html)
 	npm run --silent build
 
 clean:

@@ -15,7 +15,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from server.config import Settings
 from server.db.session import Database
@@ -26,6 +25,7 @@ from server.live.hub import Hub
 from server.views.areas import CATALOG
 from server.views.cache import PageCache
 from server.web import live
+from server.web.assets import StaticAssets
 from server.web.errors import HANDLERS, refuse
 from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
@@ -40,19 +40,21 @@ TABLE_SOCKET_MESSAGE_LIMIT = 1024
 log = logging.getLogger(__name__)
 
 
-def routes() -> list[BaseRoute]:
-    """Every area's routes (each names its web modules in server/views/areas.py), the socket, the files."""
+def routes(assets: StaticAssets | None = None) -> list[BaseRoute]:
+    """Every area's routes (each names its web modules in server/views/areas.py), the socket, and
+    the browser's files (`assets`, read from static/dist by `create_app`; none without)."""
     declared = [route for name in CATALOG.route_modules() for route in importlib.import_module(name).ROUTES]
     return [
         *declared,
         *live.ROUTES,
-        Mount("/static", app=StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
+        Mount("/static", app=assets or StaticAssets.empty(), name="static"),
     ]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the Tavoli application for `settings` (default: read from the environment)."""
     settings = settings or Settings.from_env()
+    assets = StaticAssets.load(STATIC_DIR / "dist")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await database.dispose()
 
     app = Starlette(
-        routes=routes(),
+        routes=routes(assets),
         middleware=[
             Middleware(RawSendMiddleware),
             Middleware(SecurityHeadersMiddleware, settings=settings),
@@ -99,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Templates build links from route names. The paths are relative to the site (no scheme or
     # host), so that the hub, rendering a fragment for every open page, needs no request.
     app.state.templates.env.globals["url_for"] = _path_builder(app.router.routes)
+    # The hashed name of a built file (static/build.mjs): asset('app.js') -> /static/dist/app-….js.
+    app.state.templates.env.globals["asset"] = assets.url
     app.state.page_cache = PageCache(app.state.templates.env)
     app.state.security_headers = security_headers(settings)
     return app
