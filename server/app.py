@@ -22,6 +22,7 @@ from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.hub import Hub
+from server.markdown import MarkdownRenderer
 from server.views.areas import CATALOG
 from server.views.cache import PageCache
 from server.web import live
@@ -58,7 +59,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(settings.database_url, echo=settings.db_echo)
+        # Markdown texts are rendered when written, short ones on the loop, long ones in a worker
+        # process killed at a time limit (server/markdown.py); pages and pushes show the stored HTML.
+        markdown = MarkdownRenderer()
+        app.state.markdown = markdown
+        database = Database(settings.database_url, echo=settings.db_echo, markdown=markdown)
         app.state.database = database
         hub = Hub(
             database,
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.wait_for(purger, SHUTDOWN_GRACE_SECONDS)
             await hub.stop()
             await database.dispose()
+            await markdown.close()
 
     app = Starlette(
         routes=routes(assets),

@@ -23,7 +23,7 @@ from server.db import migrations
 from server.db.models import Role
 from server.db.session import Database
 from server.demo import DemoReport, load_demo
-from server.domain import accounts, tables
+from server.domain import accounts, tables, texts
 from server.domain.errors import DomainError
 from server.i18n import _
 from server.views.labels import role_label
@@ -172,10 +172,29 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema up to date (Alembic upgrade head)."""
+    """Bring the database schema up to date (Alembic upgrade head), then render again the Markdown
+    texts that another version of the renderer rendered (server/markdown.py)."""
     settings = _settings()
     migrations.upgrade(settings.database_url)
+    rendered = asyncio.run(rerender_markdown(settings.database_url))
+    if rendered:
+        click.echo(_("Markdown texts rendered again: {count}.").format(count=rendered))
     click.echo(_("Database up to date."))
+
+
+async def rerender_markdown(database_url: str) -> int:
+    """Render again every row of another renderer version, a batch per transaction; how many there were."""
+    database = Database(database_url)
+    try:
+        total = 0
+        while True:
+            async with database.transaction() as session:
+                count = await texts.rerender_stale(session)
+            if not count:
+                return total
+            total += count
+    finally:
+        await database.dispose()
 
 
 @cli.command()

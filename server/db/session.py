@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from server.db import sqlite
 from server.db.models import Event
+from server.markdown import MarkdownRenderer
 
 CommitListener = Callable[[list[Event]], Awaitable[None]]
+# The key of the Markdown renderer in every session's `info`.
+MARKDOWN = "markdown"
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -31,16 +34,23 @@ class Database:
     Write transactions collect the events that the domain records (see `domain.audit`) and, once
     the commit has succeeded, hand them to the registered listeners (the live hub): a rolled-back
     change is never announced.
+
+    Every session carries the Markdown renderer in its `info` (`MARKDOWN`), for the domain to
+    render the texts it writes (see server/markdown.py): the one given, or one of its own, which
+    `dispose()` closes.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, markdown: MarkdownRenderer | None = None) -> None:
         self.url = make_url(url)
         self.engine: AsyncEngine = create_async_engine(url, echo=echo, **_engine_options(url))
         if self.url.get_backend_name() == "sqlite":
             _configure_sqlite(self.engine)
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._reads = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = async_sessionmaker(writer, expire_on_commit=False)
+        self.markdown = markdown if markdown is not None else MarkdownRenderer()
+        self._owns_markdown = markdown is None
+        info = {MARKDOWN: self.markdown}
+        self._reads = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._writes = async_sessionmaker(writer, expire_on_commit=False, info=info)
         self._listeners: list[CommitListener] = []
         self._sqlite_writer = asyncio.Lock() if self.url.get_backend_name() == "sqlite" else None
 
@@ -100,6 +110,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._owns_markdown:
+            await self.markdown.close()
 
 
 def _engine_options(url: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from server.db.models import (
     Role,
     Table,
 )
-from server.domain import audit, transitions
+from server.domain import audit, texts, transitions
 from server.domain.action_lists import (
     ACTIVE,
     SORTS,
@@ -204,7 +204,6 @@ async def create_action(
     action = ActionItem(
         table_id=table.id,
         title=values.title,
-        description=values.description,
         owner_id=values.owner_id,
         organisation_id=seat.organisation_id if seat else None,
         due_on=values.due_on,
@@ -212,6 +211,7 @@ async def create_action(
         client_key=client_key,
         created_by=actor_id,
     )
+    await texts.write(session, action, description=values.description)
     session.add(action)
     await session.flush()
     extra = {"meeting_id": origin.meeting_id, "item_id": origin.id} if origin else {}
@@ -238,7 +238,8 @@ async def update_action(
         return action
     if action.status is ActionStatus.cancelled:
         raise Invalid({"status": _("A cancelled action item cannot be changed.")})
-    action.title, action.description, action.due_on = values.title, values.description, values.due_on
+    action.title, action.due_on = values.title, values.due_on
+    await texts.write(session, action, description=values.description)
     if action.owner_id != values.owner_id:
         action.owner_id = values.owner_id
         action.organisation_id = seat.organisation_id if seat else None
@@ -302,7 +303,8 @@ async def add_note(
     existing = await already_made(session, ActionNote, ActionNote.action_id == action.id, client_key)
     if existing is not None:
         return existing
-    note = ActionNote(action_id=action.id, author_id=actor.user_id, body=body, client_key=client_key)
+    note = ActionNote(action_id=action.id, author_id=actor.user_id, client_key=client_key)
+    await texts.write(session, note, body=body)
     session.add(note)
     await session.flush()
     await audit.record(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import AgendaItem, AgendaStatus, Meeting, Membership, Table
 from server.db.types import utcnow
-from server.domain import audit
+from server.domain import audit, texts
 from server.domain.edits import is_change
 from server.domain.errors import Invalid, NotFound
 from server.domain.keys import already_made
@@ -154,11 +154,11 @@ async def add_item(
         meeting_id=meeting.id,
         position=(last or 0) + 1,
         title=values.title,
-        description=values.description,
         presenter_id=values.presenter_id,
         planned_minutes=values.planned_minutes,
         client_key=client_key,
     )
+    await texts.write(session, item, description=values.description)
     session.add(item)
     await session.flush()
     await audit.record(
@@ -186,7 +186,8 @@ async def update_item(
     wanted = (values.title, values.description, values.presenter_id, values.planned_minutes)
     if not is_change(session, item, current, wanted, version=version, message=_stale_message()):
         return item
-    item.title, item.description = values.title, values.description
+    item.title = values.title
+    await texts.write(session, item, description=values.description)
     item.presenter_id, item.planned_minutes = values.presenter_id, values.planned_minutes
     await session.flush()
     await audit.record(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import ProposalComment, Role, Table
 from server.db.types import utcnow
-from server.domain import audit
+from server.domain import audit, texts
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.keys import already_made
@@ -60,8 +60,9 @@ async def add_comment(
     if existing is not None:
         return existing
     comment = ProposalComment(
-        proposal_id=proposal.id, parent_id=parent_id, author_id=actor.user_id, body=body, client_key=client_key
+        proposal_id=proposal.id, parent_id=parent_id, author_id=actor.user_id, client_key=client_key
     )
+    await texts.write(session, comment, body=body)
     session.add(comment)
     await session.flush()
     await audit.record(
@@ -100,7 +101,8 @@ async def edit_comment(
         raise Forbidden(_("A comment can be edited only in the first 15 minutes."))
     if comment.hidden_reason is not None:
         raise Forbidden(_("A hidden comment cannot be edited."))
-    comment.body, comment.edited_at = body, utcnow()
+    await texts.write(session, comment, body=body)
+    comment.edited_at = utcnow()
     await session.flush()
     await audit.record(
         session,

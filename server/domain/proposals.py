@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Endorsement, Proposal, ProposalAuthor, ProposalStatus, Role, Table
-from server.domain import audit, proposal_versions, transitions
+from server.domain import audit, proposal_versions, texts, transitions
 from server.domain.actions import Actor
 from server.domain.agenda import DESCRIPTION_LIMIT
 from server.domain.edits import check_version
@@ -161,10 +161,10 @@ async def create_proposal(
         table_id=table.id,
         title=text.title,
         summary=text.summary,
-        body=text.body,
         client_key=client_key,
         created_by=actor.user_id,
     )
+    await texts.write(session, proposal, body=text.body)
     session.add(proposal)
     await session.flush()
     session.add_all(ProposalAuthor(proposal_id=proposal.id, organisation_id=o.id) for o in organisations)
@@ -198,7 +198,8 @@ async def update_draft(
         return proposal
     if not unchanged:
         check_version(session, proposal, version, _stale_message())
-        proposal.title, proposal.summary, proposal.body = text.title, text.summary, text.body
+        proposal.title, proposal.summary = text.title, text.summary
+        await texts.write(session, proposal, body=text.body)
         await session.flush()
     if save_version:
         latest = await latest_version(session, proposal.id)
@@ -257,7 +258,7 @@ async def set_status(
         if status in (ProposalStatus.approved, ProposalStatus.rejected) and not outcome:
             raise Invalid({"outcome": _("Write the outcome of the discussion.")})
         if outcome:
-            proposal.outcome = outcome
+            await texts.write(session, proposal, outcome=outcome)
 
     changed = await transitions.change_status(
         session,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Organisation, Role, Table, User
-from server.domain import audit
+from server.domain import audit, texts
 from server.domain.accounts import AccountEvent
 from server.domain.edits import is_change
 from server.domain.errors import Duplicate, Invalid, NotFound
@@ -89,7 +89,8 @@ async def create_table(
     slug = _check_slug(slug)
     if await session.scalar(select(Table.id).where(or_(Table.slug == slug, Table.name == name))):
         raise Duplicate(_("A table with the short name {slug} or that name already exists.").format(slug=slug))
-    table = Table(slug=slug, name=name, purpose=purpose.strip(), established=established.strip(), is_public=is_public)
+    table = Table(slug=slug, name=name, established=established.strip(), is_public=is_public)
+    await texts.write(session, table, purpose=purpose.strip())
     session.add(table)
     await session.flush()
     await audit.record(session, TableEvent.created, actor_id=actor_id, table_id=table.id, name=name)
@@ -309,7 +310,8 @@ async def update_table(
         message=_("Someone else changed this table in the meantime."),
     ):
         return table
-    table.purpose, table.established, table.is_public = purpose, established, is_public
+    table.established, table.is_public = established, is_public
+    await texts.write(session, table, purpose=purpose)
     await session.flush()
     await audit.record(session, TableEvent.updated, actor_id=actor_id, table_id=table.id, is_public=is_public)
     return table

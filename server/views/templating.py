@@ -8,7 +8,7 @@ import jinja2
 
 from server import i18n
 from server.config import LOCALES
-from server.markdown import render_markdown
+from server.markdown import stored
 from server.views import labels
 from server.views.areas import CATALOG
 
@@ -28,7 +28,7 @@ def make_environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["datetime"] = i18n.format_datetime
     env.filters["day"] = i18n.format_day
-    env.filters["markdown"] = render_markdown
+    env.filters["markdown"] = stored  # shows the HTML stored when the text was written
     env.globals["locales"] = LOCALES
     env.globals["locale_name"] = i18n.locale_name
     env.globals["current_locale"] = i18n.current_locale

@@ -9,7 +9,7 @@ adds its module and its names below.
 from server.db.models.accounts import LoginAttempt, Organisation, User, UserSession
 from server.db.models.actions import ActionItem, ActionNote, ActionStatus
 from server.db.models.audit import Event
-from server.db.models.base import NAMING_CONVENTION, Base, Versioned, enum_column
+from server.db.models.base import NAMING_CONVENTION, Base, RenderedMarkdown, Versioned, enum_column
 from server.db.models.meetings import AgendaItem, AgendaStatus, Attendance, Meeting
 from server.db.models.proposals import (
     Endorsement,
@@ -43,6 +43,7 @@ __all__ = [
     "ProposalLink",
     "ProposalStatus",
     "ProposalVersion",
+    "RenderedMarkdown",
     "Role",
     "Table",
     "User",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Enum, Integer, MetaData
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy import Enum, Integer, MetaData, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, declared_attr, mapped_column
 
 from server.db.types import UTCDateTime
 
@@ -46,3 +46,20 @@ class Versioned:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 (a declared_attr receives the class)
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class RenderedMarkdown:
+    """Mixin: a model with Markdown texts, each stored with its HTML, rendered when it is written.
+
+    `markdown_fields` names the Markdown columns; each `<field>` has a `<field>_html` beside it (see
+    `html_column`), and `rendered_with` is the `server.markdown.RENDERER_VERSION` that rendered the
+    row's HTML (0: not rendered yet). `server.domain.texts` writes them, pages only show them.
+    """
+
+    markdown_fields: ClassVar[tuple[str, ...]] = ()
+    rendered_with: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+def html_column() -> MappedColumn[str]:
+    """The rendered HTML of a Markdown text, sanitised (or its escaped plain text, when cut off)."""
+    return mapped_column(Text, nullable=False, default="", server_default="")

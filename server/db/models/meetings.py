@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db.models.accounts import User
-from server.db.models.base import Base, Versioned, enum_column
+from server.db.models.base import Base, RenderedMarkdown, Versioned, enum_column, html_column
 from server.db.types import utcnow
 
 
@@ -42,10 +42,11 @@ class Meeting(Versioned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class AgendaItem(Versioned, Base):
+class AgendaItem(RenderedMarkdown, Versioned, Base):
     """A punto all'ordine del giorno. Removed items are kept (removed_at) for the history."""
 
     __tablename__ = "agenda_items"
+    markdown_fields = ("description",)
     __table_args__ = (
         UniqueConstraint("meeting_id", "client_key"),
         # At most one item of a meeting is being discussed.
@@ -63,6 +64,7 @@ class AgendaItem(Versioned, Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    description_html: Mapped[str] = html_column()
     presenter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     planned_minutes: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[AgendaStatus] = mapped_column(

@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db.models.accounts import Organisation, User
-from server.db.models.base import Base, Versioned, enum_column
+from server.db.models.base import Base, RenderedMarkdown, Versioned, enum_column, html_column
 from server.db.types import utcnow
 
 
@@ -24,10 +24,12 @@ class ProposalStatus(StrEnum):
     withdrawn = "withdrawn"
 
 
-class Proposal(Versioned, Base):
+class Proposal(RenderedMarkdown, Versioned, Base):
     """A proposta that one or more organisations bring to the table."""
 
     __tablename__ = "proposals"
+    # The summary is plain text (shown as typed); the body and the outcome are Markdown.
+    markdown_fields = ("body", "outcome")
     __table_args__ = (UniqueConstraint("table_id", "client_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,10 +37,12 @@ class Proposal(Versioned, Base):
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = html_column()
     status: Mapped[ProposalStatus] = mapped_column(
         enum_column(ProposalStatus, "proposal_status"), default=ProposalStatus.draft
     )
     outcome: Mapped[str] = mapped_column(Text, default="")
+    outcome_html: Mapped[str] = html_column()
     client_key: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -92,10 +96,11 @@ class Endorsement(Base):
     user: Mapped[User | None] = relationship(lazy="raise")
 
 
-class ProposalComment(Base):
+class ProposalComment(RenderedMarkdown, Base):
     """A comment on a proposal, or a reply to one (one level); the chair may hide it, with a reason."""
 
     __tablename__ = "proposal_comments"
+    markdown_fields = ("body",)
     __table_args__ = (UniqueConstraint("proposal_id", "client_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +108,7 @@ class ProposalComment(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("proposal_comments.id", ondelete="CASCADE"))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = html_column()
     client_key: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column()

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.db.models.accounts import Organisation, User
-from server.db.models.base import Base, Versioned, enum_column
+from server.db.models.base import Base, RenderedMarkdown, Versioned, enum_column, html_column
 from server.db.types import utcnow
 
 
@@ -26,13 +26,15 @@ class Role(StrEnum):
         return list(Role).index(self)
 
 
-class Table(Versioned, Base):
+class Table(RenderedMarkdown, Versioned, Base):
     __tablename__ = "tables"
+    markdown_fields = ("purpose",)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     purpose: Mapped[str] = mapped_column(Text, default="")
+    purpose_html: Mapped[str] = html_column()
     established: Mapped[str] = mapped_column(String(200), default="")
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     # The last sequence number handed to an event of this table (see domain.audit).
