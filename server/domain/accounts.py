@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import ipaddress
 import re
 import secrets
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
+import anyio
+import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -23,7 +28,7 @@ from server.domain.errors import Duplicate, Invalid
 from server.i18n import _
 
 MIN_PASSWORD_LENGTH = 12
-# Per account: this many failures are free, then each one doubles the wait, up to the cap.
+# Per account from one network address: this many failures are free, then each one doubles the wait, up to the cap.
 FREE_FAILURES = 5
 FIRST_DELAY_SECONDS = 15
 MAX_DELAY_SECONDS = 900
@@ -112,11 +117,32 @@ async def create_user(
     return user
 
 
-@dataclass(frozen=True)
-class LoginResult:
-    """The outcome of a login: the user, or why not (and for how long, when slowed down)."""
+# --- logging in, slowed down against guessing -------------------------------------------------------
+#
+# Guessing is slowed down per network address (generously: a whole office may share one) and per
+# account *from one address* (a growing wait after a few failures), never per account alone: failing
+# on someone's address from elsewhere must not keep them out. The counters are rows in the database,
+# so that several instances agree, and an attempt is recorded (committed, as a failure until it
+# succeeds) before the attempts are counted: of N attempts made at the same time, the k-th to count
+# sees at least the k - 1 before it, so no more than the free failures get through unslowed.
 
-    user: User | None
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failures one network address may make in `window` before it is refused."""
+
+    failures_per_address: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One login attempt: who for, from where, when; its row once recorded; its wait when slowed down."""
+
+    email: str
+    address: str
+    at: datetime
+    id: int | None = None
     retry_after: int = 0
 
     @property
@@ -124,47 +150,108 @@ class LoginResult:
         return self.retry_after > 0
 
 
-async def authenticate(
-    session: AsyncSession,
-    email: str,
-    password: str,
-    *,
-    address: str,
-    max_failures_per_address: int,
-    window: timedelta,
-    now: datetime | None = None,
-) -> LoginResult:
-    """Check a login and record the attempt; unknown emails cost the same time as wrong passwords.
+def network_address(host: str) -> str:
+    """What attempts are counted by: an IPv4 address, the /64 network of an IPv6 one (one machine
+    may hold a whole /64), or the text itself when it is no address."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
-    Guessing is slowed per account (a growing wait after a few failures) and limited per network
-    address (generously, because a whole office may share one). The counters are rows in the
-    database, so that several instances agree.
-    """
+
+async def record_attempt(
+    session: AsyncSession, email: str, *, address: str, limits: LoginLimits, now: datetime | None = None
+) -> Attempt:
+    """The first step of a login, in a transaction of its own: refused at once when the address, or
+    the account from this address, is already slowed down; else recorded, as a failure until it
+    succeeds. Commit it before `attempt_wait` counts."""
     now = now or utcnow()
-    email = normalise_email(email)[:254]
-    wait = max(
-        await _account_wait(session, email, now),
-        await _address_wait(session, address, now, max_failures_per_address, window),
-    )
+    attempt = Attempt(email=normalise_email(email)[:254], address=network_address(address), at=now)
+    wait = await _wait(session, attempt, limits, now)
     if wait > 0:
-        return LoginResult(None, retry_after=wait)
-    user = await session.scalar(select(User).where(User.email == email))
-    valid = _verify(user.password_hash if user else _dummy_hash(), password)
-    ok = bool(user and valid and user.is_active)
-    session.add(LoginAttempt(email=email, address=address, succeeded=ok, at=now))
+        return replace(attempt, retry_after=wait)
+    row = LoginAttempt(email=attempt.email, address=attempt.address, succeeded=False, at=now)
+    session.add(row)
     await session.flush()
-    return LoginResult(user if ok else None)
+    return replace(attempt, id=row.id)
 
 
-async def _account_wait(session: AsyncSession, email: str, now: datetime) -> int:
-    last_success = await session.scalar(
-        select(func.max(LoginAttempt.at)).where(LoginAttempt.email == email, LoginAttempt.succeeded)
+async def attempt_wait(
+    session: AsyncSession, attempt: Attempt, limits: LoginLimits, *, now: datetime | None = None
+) -> int:
+    """Once the attempt is committed: the seconds it must wait because of the failures recorded by
+    the others (including those made at the same time), 0 when it may go on to the password."""
+    return await _wait(session, attempt, limits, now or utcnow())
+
+
+async def forget_attempt(session: AsyncSession, attempt: Attempt) -> None:
+    """An attempt refused before its password was checked is no failure of the person's."""
+    if attempt.id is not None:
+        await session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt.id))
+
+
+async def account_of(session: AsyncSession, attempt: Attempt) -> User | None:
+    return await session.scalar(select(User).where(User.email == attempt.email))
+
+
+async def password_matches(user: User | None, password: str) -> bool:
+    """Whether `password` opens this active account; an unknown email costs the same time (its
+    password is checked against a stand-in hash). Argon2 runs in a worker thread, a few at a time,
+    so that the server goes on answering meanwhile."""
+    hashed = user.password_hash if user is not None else _dummy_hash()
+    valid = await anyio.to_thread.run_sync(_verify, hashed, password, limiter=_verifiers())
+    return bool(user is not None and valid and user.is_active)
+
+
+async def attempt_succeeded(session: AsyncSession, attempt: Attempt) -> None:
+    """The attempt opened the account: it is no failure, and the account's count from this address restarts."""
+    if attempt.id is not None:
+        await session.execute(
+            update(LoginAttempt)
+            .where(LoginAttempt.id == attempt.id)
+            .values(succeeded=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+VERIFYING = 2
+"""Passwords checked at the same time (each Argon2 check takes 64 MiB and a core for a while)."""
+_verifiers_of: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def _verifiers() -> anyio.CapacityLimiter:
+    """The limiter of this event loop's password checks."""
+    loop = asyncio.get_running_loop()
+    limiter = _verifiers_of.get(loop)
+    if limiter is None:
+        limiter = _verifiers_of[loop] = anyio.CapacityLimiter(VERIFYING)
+    return limiter
+
+
+async def _wait(session: AsyncSession, attempt: Attempt, limits: LoginLimits, now: datetime) -> int:
+    """The longer of the two waits: of this account from this address, and of this address."""
+    others = LoginAttempt.id != attempt.id if attempt.id is not None else true()
+    return max(
+        await _pair_wait(session, attempt, others, now),
+        await _address_wait(session, attempt.address, others, now, limits),
     )
+
+
+async def _pair_wait(session: AsyncSession, attempt: Attempt, others: ColumnElement[bool], now: datetime) -> int:
+    """FREE_FAILURES failures of this account from this address (since its last success there, within
+    a day) are free; then each one doubles the wait, from FIRST_DELAY_SECONDS up to MAX_DELAY_SECONDS."""
+    pair = (LoginAttempt.email == attempt.email, LoginAttempt.address == attempt.address)
+    last_success = await session.scalar(select(func.max(LoginAttempt.at)).where(*pair, LoginAttempt.succeeded))
     since = max(last_success or now - timedelta(days=1), now - timedelta(days=1))
     failures, last_failure = (
         await session.execute(
             select(func.count(), func.max(LoginAttempt.at)).where(
-                LoginAttempt.email == email, ~LoginAttempt.succeeded, LoginAttempt.at > since
+                *pair, ~LoginAttempt.succeeded, LoginAttempt.at > since, others
             )
         )
     ).one()
@@ -174,17 +261,20 @@ async def _account_wait(session: AsyncSession, email: str, now: datetime) -> int
     return _seconds_until(last_failure + timedelta(seconds=delay), now)
 
 
-async def _address_wait(session: AsyncSession, address: str, now: datetime, limit: int, window: timedelta) -> int:
+async def _address_wait(
+    session: AsyncSession, address: str, others: ColumnElement[bool], now: datetime, limits: LoginLimits
+) -> int:
+    """An address that failed `failures_per_address` times in the window waits for the oldest to leave it."""
     failures, oldest = (
         await session.execute(
             select(func.count(), func.min(LoginAttempt.at)).where(
-                LoginAttempt.address == address, ~LoginAttempt.succeeded, LoginAttempt.at > now - window
+                LoginAttempt.address == address, ~LoginAttempt.succeeded, LoginAttempt.at > now - limits.window, others
             )
         )
     ).one()
-    if failures < limit or oldest is None:
+    if failures < limits.failures_per_address or oldest is None:
         return 0
-    return _seconds_until(oldest + window, now)
+    return _seconds_until(oldest + limits.window, now)
 
 
 def _seconds_until(moment: datetime, now: datetime) -> int:

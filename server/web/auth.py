@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -55,6 +56,29 @@ async def login_form(request: Request) -> Response:
     return _login_page(request, next_url=next_url)
 
 
+async def _authenticate(
+    database: Database, email: str, password: str, *, address: str, limits: accounts.LoginLimits
+) -> tuple[accounts.Attempt, User | None]:
+    """The attempt (with its wait when slowed down) and the account it opens, if any.
+
+    Each step is a transaction of its own: the attempt is recorded and committed before the
+    attempts are counted, so that parallel attempts all see one another (see domain.accounts), and
+    no transaction stays open while the password is checked.
+    """
+    async with database.transaction() as session:
+        attempt = await accounts.record_attempt(session, email, address=address, limits=limits)
+    if attempt.throttled:
+        return attempt, None
+    async with database.read() as session:
+        wait = await accounts.attempt_wait(session, attempt, limits)
+        user = None if wait else await accounts.account_of(session, attempt)
+    if wait:
+        async with database.transaction() as session:
+            await accounts.forget_attempt(session, attempt)
+        return replace(attempt, retry_after=wait), None
+    return attempt, user if await accounts.password_matches(user, password) else None
+
+
 async def login(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     database: Database = request.app.state.database
@@ -67,26 +91,15 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, next_url=next_url, email=email, status=400, error=_("Enter your email address and your password.")
         )
-    async with database.transaction() as session:
-        result = await accounts.authenticate(
-            session,
-            email,
-            password,
-            address=request.client.host if request.client else "unknown",
-            max_failures_per_address=settings.login_failures_per_address,
-            window=timedelta(minutes=settings.login_window_minutes),
-        )
-        token = None
-        if result.user is not None:
-            token = await accounts.start_session(
-                session,
-                result.user,
-                lifetime=timedelta(hours=settings.session_hours),
-                replaces=request.state.session_token,
-            )
-    if result.throttled:
+    limits = accounts.LoginLimits(
+        failures_per_address=settings.login_failures_per_address,
+        window=timedelta(minutes=settings.login_window_minutes),
+    )
+    address = request.client.host if request.client else "unknown"
+    attempt, user = await _authenticate(database, email, password, address=address, limits=limits)
+    if attempt.throttled:
         message = _("Too many failed attempts. Wait {seconds} seconds and try again.").format(
-            seconds=result.retry_after
+            seconds=attempt.retry_after
         )
         return _login_page(
             request,
@@ -94,8 +107,15 @@ async def login(request: Request) -> Response:
             email=email,
             error=message,
             status=429,
-            headers={"Retry-After": str(result.retry_after)},
+            headers={"Retry-After": str(attempt.retry_after)},
         )
+    token = None
+    if user is not None:
+        async with database.transaction() as session:
+            await accounts.attempt_succeeded(session, attempt)
+            token = await accounts.start_session(
+                session, user, lifetime=timedelta(hours=settings.session_hours), replaces=request.state.session_token
+            )
     if token is None:
         return _login_page(
             request,
