@@ -1,15 +1,22 @@
-"""Browser tests: a real `tavoli serve` process, Debian's Chromium driven by Playwright, axe-core."""
+"""Browser tests: a real `tavoli serve` process, Debian's Chromium driven by Playwright, axe-core.
+
+Every page a test opens is watched: an error on its console (a failed request, an exception, a
+refusal of the Content Security Policy) or a CSP violation fails the test, unless the test said
+it expects it (`console.allow(...)`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +136,107 @@ def browser_seed(db_seed: Seed) -> Seed:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         need("Chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# Reports every CSP violation, with where it comes from, on the console (where the watch below
+# reads it). Chromium logs its own line too, but without the source file and line.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` (${event.sourceFile || "?"}:${event.lineNumber}:${event.columnNumber}) ${event.sample || ""}`);
+});
+"""
+
+
+@dataclass
+class Console:
+    """What the pages of one test reported as errors: console errors, uncaught exceptions, CSP
+    violations. A test that provokes one on purpose (a 404, a server that restarts) allows it."""
+
+    problems: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow(self, *patterns: str) -> None:
+        """Expect console errors matching these regular expressions (searched in the message)."""
+        self.allowed += [re.compile(pattern) for pattern in patterns]
+
+    def watch(self, page: Any) -> None:
+        def on_console(message: Any) -> None:
+            if message.type == "error":
+                where = message.location.get("url") or page.url
+                self.problems.append(f"{page.url}: {message.text} [{where}]")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.problems.append(f"{page.url}: uncaught {error}"))
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.problems if not any(pattern.search(p) for pattern in self.allowed)]
+
+
+class WatchedBrowser:
+    """Chromium whose every context and page is watched by the test's `Console`; the contexts
+    a test opens are closed after it."""
+
+    def __init__(self, chromium: Any, console: Console) -> None:
+        self.chromium = chromium
+        self.console = console
+        self.contexts: list[Any] = []
+
+    def new_context(self, **options: Any) -> Any:
+        context = self.chromium.new_context(**options)
+        context.add_init_script(CSP_WATCH)
+        context.on("page", self.console.watch)
+        self.contexts.append(context)
+        return context
+
+    def new_page(self, **options: Any) -> Any:
+        return self.new_context(**options).new_page()
+
+    def drain(self) -> None:
+        """Take in the messages the pages sent before now (one round trip to each open page)."""
+        for context in self.contexts:
+            for page in context.pages:
+                if not page.is_closed():
+                    with contextlib.suppress(Exception):  # a page navigating or closing has nothing left to say
+                        page.evaluate("0")
+
+    def close(self) -> None:
+        for context in self.contexts:
+            with contextlib.suppress(Exception):  # already closed by the test
+                context.close()
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def browser(chromium: Any, console: Console) -> Iterator[WatchedBrowser]:
+    watched = WatchedBrowser(chromium, console)
+    yield watched
+    watched.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A test that used the browser fails when a page reported an error it did not expect."""
+    result = yield
+    watched = getattr(item, "funcargs", {}).get("browser")
+    if isinstance(watched, WatchedBrowser):
+        watched.drain()
+        problems = watched.console.unexpected()
+        assert problems == [], "errors on the browser console:\n" + "\n".join(problems)
+    return result
 
 
 def log_in(page: Any, server: Server, email: str, password: str = PASSWORD) -> None:

@@ -69,7 +69,8 @@ def test_the_pages_reflow_at_320_pixels_with_the_persons_links_on_screen(browser
     context.close()
 
 
-def test_wrong_password_shows_the_error_beside_the_form(browser, server, people):
+def test_wrong_password_shows_the_error_beside_the_form(browser, server, people, console):
+    console.allow(r"/login: Failed to load resource: .* status of 400")  # the refusal, with the form
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{server.url}/login")
@@ -82,7 +83,8 @@ def test_wrong_password_shows_the_error_beside_the_form(browser, server, people)
 
 
 @pytest.mark.parametrize("locale", ["it", "en"])
-def test_axe_finds_no_violation_on_login_home_and_error_pages(browser, server, people, locale):
+def test_axe_finds_no_violation_on_login_home_and_error_pages(browser, server, people, locale, console):
+    console.allow(r"/login: Failed to load resource: .* status of 400", r"/nessuna-pagina: .* status of 404")
     context = browser.new_context(bypass_csp=True)  # lets the injected axe-core run
     page = context.new_page()
     page.goto(f"{server.url}/login")
@@ -106,12 +108,11 @@ def test_axe_finds_no_violation_on_login_home_and_error_pages(browser, server, p
     context.close()
 
 
-def test_pages_load_without_any_content_security_policy_violation(browser, server, people):
+def test_pages_load_without_any_content_security_policy_violation(browser, server, people, console):
+    """The `browser` fixture fails the test on any console error or CSP violation it did not expect."""
+    console.allow(r"/nessuna-pagina: .* status of 404")  # the error page itself answers 404
     context = browser.new_context()
     page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: problems.append(str(error)))
     log_in(page, server, "marco@example.org")
     for path in ["/", "/accessibilita", "/nessuna-pagina", "/tavoli/commercio-turismo"]:
         page.goto(f"{server.url}{path}")
@@ -119,6 +120,5 @@ def test_pages_load_without_any_content_security_policy_violation(browser, serve
     # htmx comes with the live pages of a table only (tests/test_assets.py checks the others).
     assert page.evaluate("typeof window.htmx") == "object", "htmx loaded"
     assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Titillium Web"')
-    problems = [p for p in problems if "404" not in p]  # the error page itself answers 404
-    assert problems == [], problems
+    assert console.unexpected() == []
     context.close()

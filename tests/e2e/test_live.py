@@ -22,8 +22,10 @@ def titles(page):
 
 
 def test_the_members_page_follows_the_chair_and_catches_up_after_a_restart(
-    browser, server, board, database_url, tmp_path
+    browser, server, board, database_url, tmp_path, console
 ):
+    # While the server is down, the browser and htmx's websocket extension say each failed attempt.
+    console.allow(r"WebSocket connection to '.*' failed", r": \[object Event\] \[")
     chair = browser.new_context().new_page()
     member = browser.new_context().new_page()
     log_in(chair, server, "chair@example.org")

@@ -95,7 +95,8 @@ def test_chair_builds_and_runs_a_meeting_with_the_keyboard_and_a_member_sees_it(
     member.context.close()
 
 
-def test_a_plain_form_without_javascript_still_works(browser, server, board):
+def test_a_plain_form_without_javascript_still_works(browser, server, board, console):
+    console.allow(r"status of 422")  # the form sent back with its error
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     log_in(page, server, "secretary@example.org")

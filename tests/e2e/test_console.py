@@ -1,0 +1,60 @@
+"""In a real browser: every kind of page loads without a single error on the console and without a
+refusal of the Content Security Policy, as the chair and as a member.
+
+The `browser` fixture (conftest.py) watches every page of every browser test and fails the test on
+an unexpected console error, uncaught exception or CSP violation; this test makes sure it visits
+each kind of page with the policy enforced (the axe tests run with the policy bypassed).
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import log_in
+from tests.support import Board
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def board(browser_seed):
+    return Board(browser_seed)
+
+
+def test_the_watch_catches_a_violation_of_the_policy(browser, server, board, console):
+    """The watch itself: an inline style set by a script is refused by the policy, and reported."""
+    page = browser.new_context().new_page()
+    page.goto(f"{server.url}/login")
+    page.evaluate("() => document.body.setAttribute('style', 'color: red')")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 0))")  # the report is queued as a task
+    caught = console.unexpected()
+    assert any("CSP violation: style-src-attr" in problem for problem in caught), caught
+    assert any("Content Security Policy" in problem for problem in caught), caught  # Chromium's own line
+    console.problems.clear()
+
+
+@pytest.mark.parametrize("email", ["chair@example.org", "member@example.org"])
+def test_every_kind_of_page_loads_without_an_error_on_the_console(browser, server, board, console, email):
+    action = board.action()
+    proposal = board.proposal()
+    slug = board.table.slug
+    page = browser.new_context().new_page()
+    page.goto(f"{server.url}/login")
+    log_in(page, server, email)
+    for path in (
+        "/",
+        f"/tavoli/{slug}",
+        board.meeting_url,
+        f"/tavoli/{slug}/azioni",
+        f"/tavoli/{slug}/azioni/{action.id}",
+        f"/tavoli/{slug}/proposte",
+        f"/tavoli/{slug}/proposte/{proposal.id}",
+        f"/tavoli/{slug}/cronologia",
+        "/azioni",
+    ):
+        page.goto(f"{server.url}{path}")
+        page.wait_for_load_state("networkidle")  # the icons and fonts too
+        for badge in page.locator(".live-status").all():
+            expect(badge).to_have_attribute("data-state", "open")
+        assert console.unexpected() == [], path
