@@ -28,7 +28,7 @@ from server.views.cache import PageCache
 from server.web import live
 from server.web.assets import StaticAssets
 from server.web.errors import HANDLERS, refuse
-from server.web.security import CSRFMiddleware, SecurityHeadersMiddleware, security_headers
+from server.web.security import CrossSiteMiddleware, CSRFMiddleware, SecurityHeadersMiddleware, security_headers
 from server.web.sessions import SessionMiddleware
 from server.web.templating import make_templates
 
@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RawSendMiddleware),
             Middleware(SecurityHeadersMiddleware, settings=settings),
+            # Another site's request is refused before the session middleware reads the database.
+            Middleware(CrossSiteMiddleware, settings=settings, refuse=refuse),
             Middleware(SessionMiddleware, settings=settings),
             Middleware(CSRFMiddleware, settings=settings, refuse=refuse),
         ],

@@ -83,6 +83,13 @@ class Settings:
         65_536,
         "Largest websocket message accepted from a browser; larger ones close the socket (1009).",
     )
+    max_sockets_per_session: int = _setting(
+        "TAVOLI_MAX_SOCKETS_PER_SESSION",
+        20,
+        "Live table pages (one websocket each) that one login session may keep open at once on "
+        "an instance; the socket of the next one is closed with 4429 and that page stops "
+        "following changes.",
+    )
     max_body_bytes: int = _setting(
         "TAVOLI_MAX_BODY_BYTES",
         1_048_576,
@@ -148,6 +155,7 @@ class Settings:
             "login_window_minutes",
             "max_body_bytes",
             "ws_max_bytes",
+            "max_sockets_per_session",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be a positive number.")

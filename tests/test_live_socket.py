@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket as socket_module
 from datetime import timedelta
 
@@ -16,6 +17,13 @@ from server.domain import agenda, meetings
 from server.live.connection import QUEUE_LIMIT
 from tests.live_support import Browser, closed_with, home, message_with, next_message
 from tests.support import one, texts
+
+
+@pytest.fixture
+def settings(settings):
+    # One session opens a hundred pages below (the slow client's test): above the cap of sockets
+    # per session, which tests/test_bad_input.py tests.
+    return dataclasses.replace(settings, max_sockets_per_session=1_000)
 
 
 def meeting(board):

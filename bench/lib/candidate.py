@@ -26,7 +26,13 @@ from server.live.connection import Frame
 
 
 def build(port: int, database_url: str) -> Starlette:
-    settings = Settings(database_url=database_url, base_url=f"http://127.0.0.1:{port}", log_level="WARNING")
+    # Every socket of a bench run shares one login session: lift the per-session cap out of its way.
+    settings = Settings(
+        database_url=database_url,
+        base_url=f"http://127.0.0.1:{port}",
+        log_level="WARNING",
+        max_sockets_per_session=1_000_000,
+    )
     app = create_app(settings)
 
     async def push(frames: int, interval: float, size: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server.db.models import ActionItem, ActionStatus, Membership, Table
+from server.domain import inputs
 from server.domain.errors import BadQuery
 from server.i18n import TIMEZONE, _
 
@@ -57,18 +58,19 @@ def filters_from(query: Mapping[str, str], people: set[int], organisations_by_sl
     organisation = query.get("ente", "")
     sort = query.get("ordine", "due") or "due"
     overdue = query.get("scadute", "")
+    owner_id = inputs.record_id(owner)
     if (
         status not in STATUS_FILTERS
         or sort not in SORTS
         or overdue not in ("", "1")
-        or (owner and (not owner.isdigit() or int(owner) not in people))
+        or (owner and owner_id not in people)
         or (organisation and organisation not in organisations_by_slug)
     ):
         raise BadQuery(_("This filter or order does not exist: choose among those of the form."))
     return Filters(
         status=ActionStatus(status) if status not in ("", "attive") else None,
         active_only=status == "attive",
-        owner_id=int(owner) if owner else None,
+        owner_id=owner_id,
         organisation_id=organisations_by_slug[organisation] if organisation else None,
         overdue=overdue == "1",
         sort=sort,

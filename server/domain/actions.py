@@ -24,7 +24,7 @@ from server.db.models import (
     Role,
     Table,
 )
-from server.domain import audit, texts, transitions
+from server.domain import audit, inputs, texts, transitions
 from server.domain.action_lists import (
     ACTIVE,
     SORTS,
@@ -125,18 +125,12 @@ def parse_action(*, title: str, description: str, owner: str, due_on: str) -> Ac
         errors.update(exc.errors)
     if len(description) > DESCRIPTION_LIMIT:
         errors["description"] = _("The description can be at most {n} characters long.").format(n=DESCRIPTION_LIMIT)
-    owner_id = None
-    if owner.strip():
-        try:
-            owner_id = int(owner)
-        except ValueError:
-            errors["owner"] = _("Choose the owner among the members of the table.")
-    due = None
-    if due_on.strip():
-        try:
-            due = date.fromisoformat(due_on.strip())
-        except ValueError:
-            errors["due_on"] = _("Enter the due date as a date, for example 2026-12-31.")
+    owner_id = inputs.record_id(owner.strip())
+    if owner.strip() and owner_id is None:
+        errors["owner"] = _("Choose the owner among the members of the table.")
+    due = inputs.day(due_on.strip())
+    if due_on.strip() and due is None:
+        errors["due_on"] = _("Enter the due date as a date, for example 2026-12-31.")
     if errors:
         raise Invalid(errors)
     return ActionValues(title, description.strip(), owner_id, due)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import AgendaItem, AgendaStatus, Meeting, Membership, Table
 from server.db.types import utcnow
-from server.domain import audit, texts
+from server.domain import audit, inputs, texts
 from server.domain.edits import is_change
 from server.domain.errors import Invalid, NotFound
 from server.domain.keys import already_made
@@ -52,22 +52,14 @@ def parse_item(*, title: str, description: str, presenter: str, planned_minutes:
         errors.update(exc.errors)
     if len(description) > DESCRIPTION_LIMIT:
         errors["description"] = _("The description can be at most {n} characters long.").format(n=DESCRIPTION_LIMIT)
-    presenter_id = None
-    if presenter.strip():
-        try:
-            presenter_id = int(presenter)
-        except ValueError:
-            errors["presenter"] = _("Choose the presenter among the members of the table.")
-    minutes = None
-    if planned_minutes.strip():
-        try:
-            minutes = int(planned_minutes)
-        except ValueError:
-            minutes = 0
-        if not 1 <= minutes <= MAX_PLANNED_MINUTES:
-            errors["planned_minutes"] = _("Enter the planned minutes as a whole number from 1 to {n}.").format(
-                n=MAX_PLANNED_MINUTES
-            )
+    presenter_id = inputs.record_id(presenter.strip())
+    if presenter.strip() and presenter_id is None:
+        errors["presenter"] = _("Choose the presenter among the members of the table.")
+    minutes = inputs.whole_number(planned_minutes.strip(), low=1, high=MAX_PLANNED_MINUTES)
+    if planned_minutes.strip() and minutes is None:
+        errors["planned_minutes"] = _("Enter the planned minutes as a whole number from 1 to {n}.").format(
+            n=MAX_PLANNED_MINUTES
+        )
     if errors:
         raise Invalid(errors)
     return ItemValues(title, description.strip(), presenter_id, minutes)

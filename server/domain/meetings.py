@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from enum import StrEnum
 from urllib.parse import urlsplit
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Attendance, Meeting, Membership, Organisation, Table
 from server.db.types import utcnow
-from server.domain import audit
+from server.domain import audit, inputs
 from server.domain.edits import is_change
 from server.domain.errors import Invalid, NotFound, Stale
 from server.domain.keys import already_made
@@ -55,31 +55,35 @@ def parse_meeting(*, title: str, day: str, hour: str, place: str, online_url: st
         title = check_title(title)
     except Invalid as exc:
         errors.update(exc.errors)
-    starts_at = None
-    try:
-        starts_at = datetime.combine(
-            date.fromisoformat(day.strip()), time.fromisoformat(hour.strip() or "x"), tzinfo=TIMEZONE
-        )
-    except ValueError:
-        try:
-            date.fromisoformat(day.strip())
-            errors["hour"] = _("Enter a valid time, for example 15:00.")
-        except ValueError:
-            errors["day"] = _("Enter a valid date, for example 2026-12-09.")
+    on, at = inputs.day(day.strip()), inputs.clock(hour.strip())
+    starts_at = inputs.moment(on, at, TIMEZONE) if on is not None and at is not None else None
+    if on is None or (at is not None and starts_at is None):  # not a date, or one out of range
+        errors["day"] = _("Enter a valid date, for example 2026-12-09.")
+    elif at is None:
+        errors["hour"] = _("Enter a valid time, for example 15:00.")
     place = place.strip()
     online_url = online_url.strip()
     if len(place) > TITLE_LIMIT:
         errors["place"] = _("The place can be at most {n} characters long.").format(n=TITLE_LIMIT)
-    if online_url:
-        parts = urlsplit(online_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or len(online_url) > 500:
-            errors["online_url"] = _("Enter a web address beginning with https://.")
+    if online_url and not _is_web_address(online_url):
+        errors["online_url"] = _("Enter a web address beginning with https://.")
     if not place and not online_url and "place" not in errors:
         errors["place"] = _("Enter the place, the online link, or both.")
     if errors:
         raise Invalid(errors)
     assert starts_at is not None
     return MeetingValues(title, starts_at, place, online_url)
+
+
+def _is_web_address(url: str) -> bool:
+    """An absolute http(s) address; one that cannot even be split ("https://[") is not one."""
+    if len(url) > 500:
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 async def lock_table(session: AsyncSession, table_id: int) -> None:

@@ -33,6 +33,7 @@ TRY_AGAIN = 1013
 SESSION_ENDED = 4401
 NO_ACCESS = 4403
 NOT_FOUND = 4404
+TOO_MANY = 4429  # the session has as many table sockets open on this instance as it may
 
 
 class Frame:

@@ -79,6 +79,7 @@ class Hub:
         self.instance = instance or uuid.uuid4().hex[:12]
         self.presence = Presence(self.instance)
         self.connections: dict[int, set[Connection]] = {}
+        self._per_session: Counter[str] = Counter()  # open connections by session id, for the cap
         self.renders: Counter[str] = Counter()  # fragment id -> renders, so tests can count them
         self._pending: dict[int, _Pending] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -111,6 +112,11 @@ class Hub:
 
     def all_connections(self) -> list[Connection]:
         return [c for group in self.connections.values() for c in group]
+
+    def sockets_of(self, session_id: str) -> int:
+        """How many table sockets a login session has open on this instance (each costs queries
+        and renders: server/web/live.py caps them, TAVOLI_MAX_SOCKETS_PER_SESSION)."""
+        return self._per_session[session_id]
 
     # --- changes ------------------------------------------------------------------------------
 
@@ -293,8 +299,19 @@ class Hub:
     # --- connections --------------------------------------------------------------------------
 
     async def open(self, connection: Connection) -> None:
-        """Register a connection and queue the current state of its page before anything else."""
+        """Register a connection and queue the current state of its page before anything else.
+
+        If that fails (the database), the connection is forgotten again and the error raised.
+        """
         self.connections.setdefault(connection.table_id, set()).add(connection)
+        self._per_session[connection.session_id] += 1
+        try:
+            await self._first_state(connection)
+        except BaseException:
+            await self._forget(connection)
+            raise
+
+    async def _first_state(self, connection: Connection) -> None:
         delay = (connection.expires_at - utcnow()).total_seconds()
         self._timers[connection] = asyncio.get_running_loop().call_later(max(delay, 0), connection.close, SESSION_ENDED)
         if self.presence.join(connection.table_id, connection.user_id):
@@ -322,10 +339,13 @@ class Hub:
 
     async def _forget(self, connection: Connection) -> None:
         group = self.connections.get(connection.table_id)
-        if group is not None:
+        if group is not None and connection in group:
             group.discard(connection)
             if not group:
                 del self.connections[connection.table_id]
+            self._per_session[connection.session_id] -= 1
+            if self._per_session[connection.session_id] <= 0:
+                del self._per_session[connection.session_id]
         timer = self._timers.pop(connection, None)
         if timer is not None:
             timer.cancel()

@@ -2,15 +2,22 @@
 
 A `TableRoute` calls `authorize` before its endpoint, so no table page can forget the check, and
 `tests/test_routes.py` walks the routing table to prove that every table route is one.
+
+The record ids in a table route's path (`{meeting_id:int}`) are read here too, for every route
+at once: at most ten digits match (Starlette's own `int` convertor takes any number of them and
+hands them all to `int()`), and an id outside what the database's INTEGER columns hold is a 404
+before anything is read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.convertors import IntegerConvertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +26,7 @@ from starlette.routing import Route
 from server.db.models import Membership, Role, Table
 from server.db.session import Database
 from server.domain.access import Decision, decide
+from server.domain.inputs import MAX_ID, is_record_id
 from server.views.audience import Audience
 from server.web.errors import LoginRequired
 from server.web.sessions import Viewer
@@ -90,6 +98,15 @@ async def authorize(request: Request, slug: str, required: Role | None, *, admin
 TableEndpoint = Callable[[Request, TableAccess], Awaitable[Response]]
 
 
+class RecordIdConvertor(IntegerConvertor):
+    """A record id in a path: no more digits than the largest id has (its range is checked apart)."""
+
+    regex = f"[0-9]{{1,{len(str(MAX_ID))}}}"
+
+
+RECORD_ID = RecordIdConvertor()
+
+
 class TableRoute(Route):
     """A route under `/tavoli/{slug}` whose endpoint runs only after `authorize` let the viewer in.
 
@@ -113,7 +130,20 @@ class TableRoute(Route):
         self.admin_only = admin
 
         async def checked(request: Request) -> Response:
+            ids = (value for value in request.path_params.values() if isinstance(value, int))
+            if not all(is_record_id(value) for value in ids):
+                raise HTTPException(404)  # no record has this id: nothing to read
             access = await authorize(request, request.path_params["slug"], role, admin=admin)
             return await endpoint(request, access)
 
         super().__init__(path, checked, methods=list(methods), name=name or endpoint.__name__)
+        self._bound_record_ids()
+
+    def _bound_record_ids(self) -> None:
+        """Match the path's `int` parameters as record ids (RecordIdConvertor) instead."""
+        pattern = self.path_regex.pattern
+        for param, convertor in self.param_convertors.items():
+            if isinstance(convertor, IntegerConvertor) and convertor is not RECORD_ID:
+                pattern = pattern.replace(f"(?P<{param}>{convertor.regex})", f"(?P<{param}>{RECORD_ID.regex})")
+                self.param_convertors[param] = RECORD_ID
+        self.path_regex = re.compile(pattern)

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,7 +27,7 @@ from server.views.regions import TABLE_HOME, load, people_of
 from server.web.access import TableAccess, TableRoute
 from server.web.editing import Refused, attempt, save_edit
 from server.web.errors import LoginRequired
-from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
+from server.web.forms import is_htmx, new_client_key, number, optional_id, query_id, redirect, render, text
 from server.web.live import live_query
 from server.web.sessions import Viewer
 
@@ -127,17 +126,14 @@ async def _form(
 
 
 async def new_action(request: Request, access: TableAccess) -> Response:
-    origin = request.query_params.get("punto", "")
-    proposal = request.query_params.get("proposta", "")
-    if (origin and not origin.isdigit()) or (proposal and not proposal.isdigit()):
-        raise HTTPException(400, _("The request could not be understood."))
+    origin, proposal = query_id(request, "punto"), query_id(request, "proposta")
     form = {
         "title": "",
         "description": "",
         "owner": "",
         "due_on": "",
-        "origin": origin,
-        "proposal": proposal,
+        "origin": str(origin or ""),
+        "proposal": str(proposal or ""),
         "client_key": new_client_key(),
     }
     return await _form(request, access, form)
@@ -145,16 +141,15 @@ async def new_action(request: Request, access: TableAccess) -> Response:
 
 async def create_action(request: Request, access: TableAccess) -> Response:
     typed = _typed(await request.form())
-    if any(typed[name] and not typed[name].isdigit() for name in ("origin", "proposal")):
-        raise HTTPException(400, _("The request could not be understood."))
+    origin_id, proposal_id = optional_id(typed["origin"]), optional_id(typed["proposal"])  # hidden: 400
     try:
         values = _parse(typed)
         async with _db(request).transaction() as session:
-            if typed["proposal"]:  # carrying out an approved proposal
+            if proposal_id is not None:  # carrying out an approved proposal
                 action = await proposals.action_from(
                     session,
                     access.table,
-                    int(typed["proposal"]),
+                    proposal_id,
                     values,
                     actor=_actor(access),
                     client_key=typed["client_key"] or None,
@@ -165,7 +160,7 @@ async def create_action(request: Request, access: TableAccess) -> Response:
                     access.table,
                     values,
                     actor_id=access.viewer.user_id,
-                    origin_item_id=int(typed["origin"]) if typed["origin"] else None,
+                    origin_item_id=origin_id,
                     client_key=typed["client_key"] or None,
                 )
     except Invalid as exc:

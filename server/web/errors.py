@@ -1,4 +1,8 @@
-"""Error pages in the site's layout, in plain language, with a way back."""
+"""Error pages in the site's layout, in plain language, with a way back.
+
+Every error page, the 500 included, carries the viewer's name and CSRF token (it is a page of
+the site): it is sent with `Cache-Control: no-store`, like every other page.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ from server.domain.errors import DomainError, Duplicate, Forbidden, Invalid, Not
 from server.i18n import _
 
 log = logging.getLogger(__name__)
+
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class LoginRequired(Exception):
@@ -48,7 +55,7 @@ def error_page(
         "errors/error.html",
         {"status": status, "title": title, "message": message or default},
         status_code=status,
-        headers=headers,
+        headers={**(headers or {}), **NO_STORE},
     )
 
 
@@ -82,17 +89,20 @@ async def server_error(request: Request, exc: Exception) -> Response:
     try:
         response = error_page(request, 500)
     except Exception:  # the layout itself may be what failed: answer in plain text
-        response = Response(_("An unexpected error occurred."), status_code=500, media_type="text/plain")
+        response = Response(
+            _("An unexpected error occurred."), status_code=500, media_type="text/plain", headers=NO_STORE
+        )
     for name, value in request.app.state.security_headers.items():
         response.headers.setdefault(name, value)
     return response
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, status: int, reason: str) -> None:
-    """Answer a request that the middleware refused (CSRF, cross-site, too large)."""
+    """Answer a request that the middleware refused (CSRF, cross-site, too large, unreadable form)."""
     messages = {
         "csrf": _("This form has expired or did not come from this site. Reload the page and try again."),
         "cross-site": _("Requests from other sites are not accepted."),
+        "malformed": _("The form could not be read. Reload the page and try again."),
     }
     response = error_page(Request(scope, receive), status, messages.get(reason))
     await response(scope, receive, send)

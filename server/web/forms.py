@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from server.domain import inputs
 from server.i18n import _
 
 
@@ -19,12 +20,33 @@ def text(form: FormData, name: str, limit: int = 100_000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def bad_request() -> HTTPException:
+    """A request no page of ours sends (a hidden field or an address made by hand): 400."""
+    return HTTPException(400, _("The request could not be understood."))
+
+
 def number(form: FormData, name: str) -> int:
-    """A required whole number (ids, versions, positions); anything else is a bad request."""
-    try:
-        return int(text(form, name, 20))
-    except ValueError:
-        raise HTTPException(400, _("The request could not be understood.")) from None
+    """A required whole number (0 to 2**31 - 1) from a field no one types (versions, positions):
+    anything else is a bad request (server/domain/inputs.py says what a number is)."""
+    value = inputs.whole_number(text(form, name, 20), low=0)
+    if value is None:
+        raise bad_request()
+    return value
+
+
+def optional_id(value: str) -> int | None:
+    """An optional record id from a hidden field or the address: None when empty, 400 when not an id."""
+    if not value:
+        return None
+    found = inputs.record_id(value)
+    if found is None:
+        raise bad_request()
+    return found
+
+
+def query_id(request: Request, name: str) -> int | None:
+    """An optional record id (or sequence number) from the query string, e.g. `?prima=120`."""
+    return optional_id(request.query_params.get(name, "")[:20])
 
 
 def new_client_key() -> str:

@@ -5,8 +5,11 @@ for a list, `?elenco=mie` for the viewer's own action items on the table.
 Access is checked before `accept()` (docs/architecture.md, "The live protocol"): a foreign
 Origin is refused at the handshake (HTTP 403). A same-origin upgrade without a valid session or
 without a role on the table is accepted and closed at once with 4401 / 4403 (4404 for a record of
-another table), having sent nothing: a browser sees a refused handshake as 1006, which htmx
-would retry forever.
+another table or an id that cannot be one, 1008 for a list filter outside its allowlist), having
+sent nothing: a browser sees a refused handshake as 1006, which htmx would retry forever. A
+session that already has TAVOLI_MAX_SOCKETS_PER_SESSION table sockets open on this instance is
+closed the same way with 4429: each socket costs queries and renders, and one session (a script,
+a runaway tab) must not hold thousands.
 """
 
 from __future__ import annotations
@@ -25,27 +28,18 @@ from server import i18n
 from server.config import Settings
 from server.db.models import Role, Table
 from server.db.session import Database
+from server.domain import inputs
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.errors import BadQuery
 from server.domain.presence import presence_people
-from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, Connection
+from server.live.connection import NO_ACCESS, NOT_FOUND, POLICY, SESSION_ENDED, TOO_MANY, Connection
 from server.live.direct import DirectWriter
 from server.live.hub import Hub
 from server.views.areas import CATALOG, list_screen
 from server.views.audience import Audience, Screen
 from server.web.access import table_and_membership
 from server.web.sessions import Viewer
-
-# A record id that cannot be one (ids are positive): what a malformed id in the address finds.
-_NO_ID = -1
-
-
-def parse_id(text: str) -> int:
-    """A record id from the address, or an id that matches nothing (never an error)."""
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        return _NO_ID
-    return int(text)
 
 
 def live_query(screen: Screen) -> str:
@@ -97,7 +91,9 @@ async def _screen(session: AsyncSession, table: Table, params: QueryParams, user
     for kind in CATALOG.record_screens():
         if kind.param is not None and kind.param in params:
             assert kind.model is not None
-            record_id = parse_id(params[kind.param])
+            record_id = inputs.record_id(params[kind.param])
+            if record_id is None:  # not an id (server/domain/inputs.py): no record has it
+                return NOT_FOUND
             model = kind.model
             found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
             return Screen(kind.name, record_id) if found is not None else NOT_FOUND
@@ -125,27 +121,34 @@ async def table_socket(websocket: WebSocket) -> None:
     state = websocket.scope.get("state", {})
     viewer: Viewer = state["viewer"]
     token: str | None = state.get("session_token")
-    admission = await _admit(websocket, viewer, token)
+    hub: Hub = websocket.app.state.hub
+    session_id = session_key(token) if token is not None else ""
+    # Counted before and after the queries: a session at its cap costs none, and none gets past it.
+    admission = TOO_MANY if _at_cap(hub, settings, session_id) else await _admit(websocket, viewer, token)
     await websocket.accept()
+    if not isinstance(admission, int) and _at_cap(hub, settings, session_id):
+        admission = TOO_MANY
     if isinstance(admission, int):
         await websocket.close(admission)
         return
     assert viewer.user_id is not None
-    assert token is not None
-    hub: Hub = websocket.app.state.hub
     connection = Connection(
         websocket=websocket,
         table_id=admission.table_id,
         user_id=viewer.user_id,
-        session_id=session_key(token),
+        session_id=session_id,
         audience=Audience(admission.role, viewer.is_admin),
         locale=i18n.current_locale(),
         page=admission.page,
         expires_at=admission.expires_at,
         direct=DirectWriter.find(websocket.scope),
     )
-    await hub.open(connection)
+    await hub.open(connection)  # registers the connection before its first await: the cap holds
     await hub.serve(connection)
+
+
+def _at_cap(hub: Hub, settings: Settings, session_id: str) -> bool:
+    return bool(session_id) and hub.sockets_of(session_id) >= settings.max_sockets_per_session
 
 
 ROUTES = [WebSocketRoute("/ws/tavoli/{slug}", table_socket, name="table_socket")]

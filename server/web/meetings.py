@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from server.db.models import Meeting, Role
 from server.db.session import Database
-from server.domain import actions, meetings
+from server.domain import actions, inputs, meetings
 from server.domain.errors import Invalid
 from server.i18n import TIMEZONE, _
 from server.views.audience import Screen
@@ -168,9 +168,9 @@ async def record_attendance(request: Request, access: TableAccess) -> Response:
     form = await request.form()
     marks: dict[int, tuple[bool, str]] = {}
     for organisation_id in form.getlist("organisation"):
-        if not str(organisation_id).isdigit():
+        oid = inputs.record_id(organisation_id if isinstance(organisation_id, str) else None)
+        if oid is None:  # a hidden field: only a hand-made request gets here
             return await _attendance_answer(request, access, meeting_id, 400, _("The request could not be understood."))
-        oid = int(str(organisation_id))
         marks[oid] = (form.get(f"present-{oid}") == "on", text(form, f"delegates-{oid}", 600))
     version = number(form, "version")
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from server.db.models import Organisation, Proposal, Role
 from server.db.session import Database
-from server.domain import proposals
+from server.domain import inputs, proposals
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid
 from server.domain.tables import members_of
@@ -27,7 +27,7 @@ from server.views.proposals import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE
 from server.views.regions import load
 from server.web.access import TableAccess, TableRoute
 from server.web.editing import Refused, attempt, save_edit
-from server.web.forms import new_client_key, number, redirect, render, text
+from server.web.forms import new_client_key, number, optional_id, redirect, render, text
 from server.web.live import live_query
 
 
@@ -269,9 +269,8 @@ async def withdraw_endorsement(request: Request, access: TableAccess) -> Respons
 
 async def add_comment(request: Request, access: TableAccess) -> Response:
     form = await request.form()
-    body, key, parent = text(form, "comment", 20_000), text(form, "client_key", 40), text(form, "parent", 20)
-    if parent and not parent.isdigit():
-        raise HTTPException(400, _("The request could not be understood."))
+    body, key = text(form, "comment", 20_000), text(form, "client_key", 40)
+    parent_id = optional_id(text(form, "parent", 20))  # a hidden field: 400 when it is not an id
     try:
         async with _db(request).transaction() as session:
             comment = await proposals.add_comment(
@@ -280,7 +279,7 @@ async def add_comment(request: Request, access: TableAccess) -> Response:
                 _proposal_id(request),
                 body,
                 actor=_actor(access),
-                parent_id=int(parent) if parent else None,
+                parent_id=parent_id,
                 client_key=key or None,
             )
     except Invalid as exc:
@@ -323,11 +322,11 @@ async def hide_comment(request: Request, access: TableAccess) -> Response:
 
 async def link_item(request: Request, access: TableAccess) -> Response:
     form = await request.form()
-    item = text(form, "item", 20)
-    if not item.isdigit():
+    item_id = inputs.record_id(text(form, "item", 20))
+    if item_id is None:
         return await _page_with(request, access, 422, message=_("Choose the agenda item."))
     async with _db(request).transaction() as session:
-        await proposals.link_item(session, access.table, _proposal_id(request), int(item), actor=_actor(access))
+        await proposals.link_item(session, access.table, _proposal_id(request), item_id, actor=_actor(access))
     return redirect(_url(access, _proposal_id(request)) + "#links")
 
 

@@ -1,4 +1,10 @@
-"""Security headers on every response, and the CSRF check on every state-changing request."""
+"""Security headers on every response, and the checks on every state-changing request.
+
+Two middlewares refuse what does not come from our own pages, one each side of the session
+middleware (server/app.py): `CrossSiteMiddleware` first, so that a request from another site (or
+a socket from another Origin) is refused before anything is read from the database, then
+`CSRFMiddleware`, which needs the session's token.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from server.config import Settings
 
@@ -79,13 +88,44 @@ def csrf_token(secret_key: str, purpose: str, value: str) -> str:
 Refuse = Callable[[Scope, Receive, Send, int, str], Awaitable[None]]
 
 
+def same_site(headers: Headers, settings: Settings) -> bool:
+    """Whether a state-changing request comes from our own pages (Origin, else Sec-Fetch-Site)."""
+    origin = headers.get("origin")
+    if origin is not None and origin != "null":
+        return origin.lower() == settings.origin
+    return headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+
+class CrossSiteMiddleware:
+    """Refuses, before the session is looked up, what another site sends: a state-changing
+    request (403) and a websocket from another Origin (its handshake refused: HTTP 403)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, refuse: Refuse) -> None:
+        self.app = app
+        self.settings = settings
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and Headers(scope=scope).get("origin", "").lower() != self.settings.origin:
+            await WebSocket(scope, receive, send).close(1008)  # before accept(): HTTP 403
+            return
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not self._same_site(scope):
+            await self.refuse(scope, receive, send, 403, "cross-site")
+            return
+        await self.app(scope, receive, send)
+
+    def _same_site(self, scope: Scope) -> bool:
+        return same_site(Headers(scope=scope), self.settings)
+
+
 class CSRFMiddleware:
-    """Refuses (403) a state-changing request without the token of its session or from another site.
+    """Refuses (403) a state-changing request without the token of its session.
 
     The token travels in the `X-CSRF-Token` header (htmx, from `hx-headers` on `<body>`) or in the
-    `csrf_token` form field (plain forms). The body is read here, bounded by the size limit, and
-    replayed to the endpoint. The session middleware has already put the expected token in the
-    request state.
+    `csrf_token` form field (plain forms). The body is read here, bounded by the size limit (413),
+    and replayed to the endpoint; a form the parser cannot read is a 400. The session middleware
+    has already put the expected token in the request state, and `CrossSiteMiddleware` has
+    refused other sites (checked again here, for an app assembled without it).
     """
 
     def __init__(self, app: ASGIApp, *, settings: Settings, refuse: Refuse) -> None:
@@ -106,18 +146,25 @@ class CSRFMiddleware:
             await self.refuse(scope, receive, send, 413, "too-large")
             return
         replay = _replay(body, receive)
-        token = request.headers.get("x-csrf-token") or await _form_token(scope, _replay(body, receive))
+        try:
+            token = request.headers.get("x-csrf-token") or await _form_token(scope, _replay(body, receive))
+        except (HTTPException, MultiPartException):  # no boundary, a part without a name, too many fields
+            await self.refuse(scope, replay, send, 400, "malformed")
+            return
         expected = scope.get("state", {}).get("csrf_token", "")
-        if not token or not hmac.compare_digest(token, expected):
+        if not token or not _equal(token, expected):
             await self.refuse(scope, replay, send, 403, "csrf")
             return
         await self.app(scope, replay, send)
 
     def _same_site(self, request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if origin is not None and origin != "null":
-            return origin.lower() == self.settings.origin
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        return same_site(request.headers, self.settings)
+
+
+def _equal(sent: str, expected: str) -> bool:
+    """Constant-time comparison of tokens as bytes: `compare_digest` refuses a `str` that is not
+    ASCII with a TypeError, and a token someone typed may be anything."""
+    return hmac.compare_digest(sent.encode(errors="replace"), expected.encode(errors="replace"))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -21,7 +21,7 @@ from server.views.cache import PageCache
 from server.views.regions import TABLE_HOME, load
 from server.views.tables import MEMBERS
 from server.web.access import TableAccess, TableRoute
-from server.web.forms import is_htmx, number, redirect, render, text
+from server.web.forms import is_htmx, number, query_id, redirect, render, text
 from server.web.live import present_on
 
 HISTORY_PAGE_SIZE = 50
@@ -181,8 +181,7 @@ async def update_settings(request: Request, access: TableAccess) -> Response:
 
 
 async def history_page(request: Request, access: TableAccess) -> Response:
-    before = request.query_params.get("prima")
-    before_seq = int(before) if before and before.isdigit() else None
+    before_seq = query_id(request, "prima")  # a sequence number, read like an id (400 if it is not one)
     async with _db(request).read() as session:
         events = await audit.history(session, access.table.id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq)
     older = events[-1].seq if len(events) == HISTORY_PAGE_SIZE else None
