@@ -8,6 +8,13 @@ import { followLiveConnection, keepWorkInProgress } from "./live.js";
 import { showOwnControls, signPushedForms } from "./owner.js";
 
 window.htmx = htmx;
+// After a swap htmx "settles" the new elements: it copies the old element's class, style, width and
+// height attributes onto its new copy, then puts the new ones back. Copying `style` is a
+// setAttribute("style", …), which our CSP (style-src 'self') refuses with a console error, once per
+// element on every swap and every pushed fragment, as soon as any script has styled a field
+// through the CSSOM (which the policy allows: password managers and grammar checkers do it to put
+// their icons on inputs). Our pages never transition inline styles, so htmx settles the rest only.
+htmx.config.attributesToSettle = ["class", "width", "height"];
 keepFocusInItems(document);
 reportFailures(document);
 followLiveConnection(document);

@@ -58,3 +58,33 @@ def test_every_kind_of_page_loads_without_an_error_on_the_console(browser, serve
         for badge in page.locator(".live-status").all():
             expect(badge).to_have_attribute("data-state", "open")
         assert console.unexpected() == [], path
+
+
+def test_a_swap_never_writes_a_style_attribute(browser, server, board):
+    """A style set through the CSSOM is allowed by the policy, and other scripts do set them (password
+    managers and grammar checkers put their icons on fields). htmx "settles" a swapped element by
+    copying the old element's `style` attribute onto the new one with setAttribute, which the policy
+    refuses: one error per styled element on every swap and every push. It must not copy styles."""
+    chair = browser.new_context().new_page()
+    member = browser.new_context().new_page()
+    log_in(chair, server, "chair@example.org")
+    log_in(member, server, "secretary@example.org")
+    for page in (chair, member):
+        page.goto(f"{server.url}{board.meeting_url}")
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+        page.evaluate(
+            """() => document.querySelectorAll("#agenda, #agenda [id], #agenda-add [id], #attendance [id]")
+                 .forEach((element) => { element.style.outlineOffset = "1px"; })"""
+        )
+    # The chair's click swaps the answer into the chair's page; the push reaches the secretary's.
+    last = board.items[2].id
+    chair.locator(f"#item-{last}-up").click()
+    expect(chair.locator(f"#item-{last} .agenda-number")).to_have_text("2.")
+    expect(member.locator(f"#item-{last} .agenda-number")).to_have_text("2.")
+    chair.locator("#field-title").fill("Varie")
+    chair.get_by_role("button", name="Aggiungi il punto").click()
+    expect(member.locator("#agenda")).to_contain_text("Varie")
+    chair.get_by_role("checkbox", name="CGIL Bologna").press("Space")
+    chair.get_by_role("button", name="Salva le presenze").click()
+    expect(member.get_by_role("checkbox", name="CGIL Bologna")).to_be_checked()
+    # The browser fixture fails the test on the refusals, if any.
