@@ -61,10 +61,11 @@ def test_every_kind_of_page_loads_without_an_error_on_the_console(browser, serve
 
 
 def test_a_swap_never_writes_a_style_attribute(browser, server, board):
-    """A style set through the CSSOM is allowed by the policy, and other scripts do set them (password
-    managers and grammar checkers put their icons on fields). htmx "settles" a swapped element by
-    copying the old element's `style` attribute onto the new one with setAttribute, which the policy
-    refuses: one error per styled element on every swap and every push. It must not copy styles."""
+    """A style set through the CSSOM is allowed by the policy, and others do set them: Chromium when
+    someone resizes a text box by its corner, password managers and grammar checkers that put their
+    icons on fields. htmx "settles" a swapped element by copying the old element's `style` attribute
+    onto the new one with setAttribute, which the policy refuses: one error per styled element on
+    every swap and every push. It must not copy styles."""
     chair = browser.new_context().new_page()
     member = browser.new_context().new_page()
     log_in(chair, server, "chair@example.org")
@@ -81,6 +82,14 @@ def test_a_swap_never_writes_a_style_attribute(browser, server, board):
     chair.locator(f"#item-{last}-up").click()
     expect(chair.locator(f"#item-{last} .agenda-number")).to_have_text("2.")
     expect(member.locator(f"#item-{last} .agenda-number")).to_have_text("2.")
+    # The chair makes the description box taller by its corner: Chromium writes that as its style.
+    chair.locator("#field-description").scroll_into_view_if_needed()
+    box = chair.locator("#field-description").bounding_box()
+    chair.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    chair.mouse.down()
+    chair.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 60, steps=5)
+    chair.mouse.up()
+    assert "height" in (chair.locator("#field-description").get_attribute("style") or "")
     chair.locator("#field-title").fill("Varie")
     chair.get_by_role("button", name="Aggiungi il punto").click()
     expect(member.locator("#agenda")).to_contain_text("Varie")
