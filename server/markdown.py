@@ -98,6 +98,8 @@ def _parser() -> MarkdownIt:
 
 def to_html(text: str) -> str:
     """The pipeline: Markdown to sanitised HTML (a string; `stored` marks it safe when shown)."""
+    if not text.isascii():  # a lone surrogate is no character: it becomes U+FFFD, as in any decoder
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     html = _parser().render(text)
     return nh3.clean(html, url_schemes=URL_SCHEMES, link_rel="noopener noreferrer nofollow")
 
