@@ -121,18 +121,28 @@ async def test_a_list_filter_outside_the_allowlist_closes_1008(live_board, peopl
         assert await closed_with(socket) == 1008, query
 
 
-async def test_the_proposal_list_follows_a_new_proposal(live_board, people):
-    member = await people("member@example.org")
+async def test_the_proposal_list_follows_a_new_proposal_seen_by_others_once_submitted(live_board, people):
+    member = await people("member@example.org")  # of CGIL, which co-authors the draft
     observer = await people("observer@example.org")
-    socket = await observer.socket(f"{home(live_board)}?elenco=proposte")
-    assert '<div id="proposal-list" hx-swap-oob="true"' in await next_message(socket)
+    authors_list = await member.socket(f"{home(live_board)}?elenco=proposte")
+    others_list = await observer.socket(f"{home(live_board)}?elenco=proposte")
+    for socket in (authors_list, others_list):
+        assert '<div id="proposal-list" hx-swap-oob="true"' in await next_message(socket)
     answer = await member.post(
         f"/tavoli/{live_board.table.slug}/proposte",
         {"title": "Orari estivi dei negozi", "summary": "", "body": "Testo.", "authors": live_board.cgil.slug},
     )
     assert answer.status_code == 303, answer.text
-    pushed = await message_with(socket, "Orari estivi dei negozi")
+    pushed = await message_with(authors_list, "Orari estivi dei negozi")
     assert "CGIL Bologna" in pushed
+    # The same change reaches the observer's list, rendered without the draft (the push is the signal).
+    unseen = await next_message(others_list)
+    assert '<div id="proposal-list" hx-swap-oob="true"' in unseen
+    assert "Orari estivi dei negozi" not in unseen
+    link = one(pushed, "#proposal-list a").attributes["href"]
+    submitted = await member.post(f"{link}/stato", {"status": "submitted", "version": "1"})
+    assert submitted.status_code == 303, submitted.text
+    assert "CGIL Bologna" in await message_with(others_list, "Orari estivi dei negozi")
 
 
 # --- my action items -----------------------------------------------------------------------------

@@ -9,10 +9,19 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Membership, Organisation, Proposal, ProposalAuthor, ProposalStatus, Role, Table
+from server.db.models import (
+    Membership,
+    Organisation,
+    Proposal,
+    ProposalAuthor,
+    ProposalStatus,
+    ProposalVersion,
+    Role,
+    Table,
+)
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.i18n import _
@@ -38,6 +47,29 @@ class ProposalEvent(StrEnum):
 def payload(proposal: Proposal) -> dict[str, object]:
     """What every event about a proposal says of it."""
     return {"proposal_id": proposal.id, "title": proposal.title}
+
+
+async def private_authors(session: AsyncSession, table_id: int) -> dict[int, frozenset[int]]:
+    """The table's proposals that only their co-authors (with the chair and the secretary) may see, with
+    their co-authoring organisations: drafts, and proposals withdrawn before they were ever submitted."""
+    submitted = exists().where(ProposalVersion.proposal_id == Proposal.id, ProposalVersion.kind == "submitted")
+    rows = await session.execute(
+        select(Proposal.id, ProposalAuthor.organisation_id)
+        .outerjoin(ProposalAuthor, ProposalAuthor.proposal_id == Proposal.id)
+        .where(
+            Proposal.table_id == table_id,
+            or_(
+                Proposal.status == ProposalStatus.draft,
+                and_(Proposal.status == ProposalStatus.withdrawn, ~submitted),
+            ),
+        )
+    )
+    found: dict[int, set[int]] = {}
+    for proposal_id, organisation_id in rows:
+        authors = found.setdefault(proposal_id, set())
+        if organisation_id is not None:
+            authors.add(organisation_id)
+    return {proposal_id: frozenset(authors) for proposal_id, authors in found.items()}
 
 
 async def get_proposal(session: AsyncSession, table_id: int, proposal_id: int) -> Proposal:

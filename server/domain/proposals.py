@@ -34,6 +34,7 @@ from server.domain.proposal_basics import (
     get_proposal,
     is_author,
     payload,
+    private_authors,
     seat,
 )
 from server.domain.proposal_comments import (
@@ -82,6 +83,7 @@ __all__ = [
     "links_of",
     "open_proposals",
     "parse_text",
+    "private_authors",
     "proposals_of",
     "set_status",
     "update_draft",

@@ -21,32 +21,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
-from markupsafe import escape
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
 
-from server import i18n
 from server.db.models import Event, Table, User, UserSession
 from server.db.session import Database
 from server.db.types import utcnow
-from server.domain.errors import DomainError
 from server.domain.presence import presence_people
 from server.live import wire
 from server.live.brokers import Broker
 from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame
 from server.live.presence import HEARTBEAT, Presence
+from server.live.rendering import Renderings, events_of, load_regions, private_if_needed
 from server.views.areas import CATALOG
-from server.views.audience import Audience, Screen
-from server.views.labels import actor_name
+from server.views.audience import Screen
 from server.views.regions import Region
 
 log = logging.getLogger(__name__)
-Loaded = dict[tuple[str, Screen], dict[str, Any]]
 
 SESSION_SWEEP_SECONDS = 30.0
 WORKER_GRACE_SECONDS = 2.0
-PRESENCE_TEMPLATE = "tables/_presence.html"
 
 
 def page_fragments(page: Screen) -> tuple[Region, ...]:
@@ -204,26 +197,28 @@ class Hub:
         if not connections:
             return
         needs = {c.page: self._needed(c.page, pending) for c in connections}
+        wanted = {(fr, fr.scope(page)) for page, frs in needs.items() for fr in frs}
         async with self.database.read() as session:
             table = await session.get(Table, table_id)
             if table is None:
                 return
-            data = await self._load(session, table, {(fr, fr.scope(page)) for page, frs in needs.items() for fr in frs})
+            data = await load_regions(session, table, wanted)
+            private = await private_if_needed(session, table_id, [fr for fr, _scope in wanted], bool(pending.notes))
             people = await presence_people(session, table, self.presence.users(table_id)) if pending.presence else None
-            announced = await self._announcements(session, table_id, pending.notes)
+            events = await events_of(session, table_id, [n.seq for n in pending.notes])
         actors = {n.actor_id for n in pending.notes}
+        renderings = Renderings(self.env, self.renders, data, private)
         frames: dict[tuple[Any, ...], Frame] = {}
-        memo: dict[tuple[Any, ...], str] = {}
         for connection in connections:
-            page, view, locale = connection.group
+            page, audience, locale = connection.group
             quiet = connection.user_id in actors  # one's own change needs no announcement
-            key = (page, view, locale, quiet)
+            key = (page, audience, locale, quiet)
             if key not in frames:
-                parts = [self._render_once(memo, fragment, page, data, view, locale) for fragment in needs[page]]
+                parts = [renderings.region(fragment, page, audience, locale) for fragment in needs[page]]
                 if people is not None and CATALOG.shows_presence(page):
-                    parts.append(self._render_presence(memo, people, locale))
-                if announced and not quiet:
-                    parts.append(_announcer(announced.get(locale, "")))
+                    parts.append(renderings.presence(people, locale))
+                if events and not quiet:
+                    parts.append(renderings.announcement(events, audience, locale))
                 frames[key] = Frame("".join(parts))
             if frames[key].text:
                 connection.push(frames[key])
@@ -236,65 +231,6 @@ class Hub:
             if fragment in shown and (record_id is None or record_id == page.record_id)
         }
         return sorted(found, key=shown.index)
-
-    async def _load(self, session: AsyncSession, table: Table, wanted: set[tuple[Region, Screen]]) -> Loaded:
-        loaded: Loaded = {}
-        for fragment, scope in wanted:
-            try:
-                loaded[(fragment.id, scope)] = await fragment.load(session, table, scope)
-            except DomainError as exc:  # a record gone, a list filter on a person who left: nothing new
-                log.info("live fragment %s of %s: nothing to show (%s)", fragment.id, scope, exc)
-        return loaded
-
-    def _render_once(
-        self,
-        memo: dict[tuple[Any, ...], str],
-        fragment: Region,
-        page: Screen,
-        data: Loaded,
-        view: Audience,
-        locale: str,
-    ) -> str:
-        scope = fragment.scope(page)
-        if (fragment.id, scope) not in data:
-            return ""
-        key = (fragment.id, scope, view, locale)
-        if key not in memo:
-            memo[key] = self.render(fragment.template, data[(fragment.id, scope)], view, locale)
-            self.renders[fragment.id] += 1
-        return memo[key]
-
-    def _render_presence(
-        self, memo: dict[tuple[Any, ...], str], people: list[tuple[str, str | None]], locale: str
-    ) -> str:
-        key = ("presence", locale)
-        if key not in memo:
-            memo[key] = self.render(PRESENCE_TEMPLATE, {"present": people}, Audience(None), locale)
-            self.renders["presence"] += 1
-        return memo[key]
-
-    def render(self, template: str, data: dict[str, Any], view: Audience, locale: str) -> str:
-        """A fragment as pushed: rendered for a view and a locale, with nothing personal in it."""
-        with i18n.use_locale(locale):
-            return self.env.get_template(template).render({**data, "audience": view, "oob": True, "csrf_token": ""})
-
-    async def _announcements(self, session: AsyncSession, table_id: int, notes: list[wire.Changed]) -> dict[str, str]:
-        """What happened, per locale, for the polite live region ("Anna Bianchi moved «…»")."""
-        if not notes:
-            return {}
-        events = (
-            await session.scalars(
-                select(Event)
-                .options(joinedload(Event.actor))
-                .where(Event.table_id == table_id, Event.seq.in_([n.seq for n in notes]))
-                .order_by(Event.seq)
-            )
-        ).all()
-        sentences: dict[str, str] = {}
-        for locale in {c.locale for c in self.connections.get(table_id, ())}:
-            with i18n.use_locale(locale):
-                sentences[locale] = " ".join(f"{actor_name(e)} {CATALOG.describe(e)}." for e in events)
-        return sentences
 
     # --- connections --------------------------------------------------------------------------
 
@@ -320,15 +256,14 @@ class Hub:
             table = await session.get_one(Table, connection.table_id)
             page = connection.page
             shown = page_fragments(page)
-            data = await self._load(session, table, {(fragment, fragment.scope(page)) for fragment in shown})
+            data = await load_regions(session, table, {(fragment, fragment.scope(page)) for fragment in shown})
+            private = await private_if_needed(session, table.id, shown, False)
             shows_presence = CATALOG.shows_presence(page)
             people = await presence_people(session, table, self.presence.users(table.id)) if shows_presence else []
-        memo: dict[tuple[Any, ...], str] = {}
-        parts = [
-            self._render_once(memo, fragment, page, data, connection.audience, connection.locale) for fragment in shown
-        ]
+        renderings = Renderings(self.env, self.renders, data, private)
+        parts = [renderings.region(fragment, page, connection.audience, connection.locale) for fragment in shown]
         if shows_presence:
-            parts.append(self._render_presence(memo, people, connection.locale))
+            parts.append(renderings.presence(people, connection.locale))
         connection.push("".join(parts), first=True)
 
     async def serve(self, connection: Connection) -> None:
@@ -406,7 +341,3 @@ class Hub:
 def _records(payload: dict[str, Any]) -> dict[str, int]:
     """The records an event is about, from its payload's `<record>_id` keys ({"meeting": 3})."""
     return {key[:-3]: value for key, value in payload.items() if key.endswith("_id") and isinstance(value, int)}
-
-
-def _announcer(text: str) -> str:
-    return f'<div id="announcer" hx-swap-oob="innerHTML">{escape(text)}</div>' if text else ""

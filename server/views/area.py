@@ -23,6 +23,7 @@ from server.views.regions import Region
 # A sentence for an event: its text with {placeholders} for the payload, or a function of the
 # payload (for sentences that depend on a value, such as the status an item moved to).
 Sentence = str | Callable[[dict[str, Any]], str]
+PrivateQuery = Callable[[AsyncSession, int], Awaitable[Mapping[int, frozenset[int]]]]
 # Checks a list screen's filters (raises BadQuery), as the page itself would refuse them.
 FilterCheck = Callable[[AsyncSession, Table, Screen], Awaitable[None]]
 
@@ -71,6 +72,9 @@ class Area:
     # Event kinds that change someone's role on the table -> whether the person loses it: their
     # open sockets on that table are closed (lost) or reconnected to see the new role.
     membership: Mapping[str, bool] = field(default_factory=dict)
+    # Record kind -> the query of its records still private to some organisations (id -> the
+    # organisations that may see it): pages, lists, history and pushes hide them from others.
+    private_records: Mapping[str, PrivateQuery] = field(default_factory=dict)
 
     def kinds(self) -> list[str]:
         """Every event kind the area declares, on a table or not."""

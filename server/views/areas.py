@@ -10,12 +10,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-from server.db.models import Event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db.models import Event, Table
+from server.domain.errors import NotFound
+from server.i18n import _
 from server.views import actions, meetings, proposals, site, tables
 from server.views.area import Area, ScreenKind, Sentence
-from server.views.audience import Screen
+from server.views.audience import Audience, Screen
 from server.views.labels import role_label
-from server.views.regions import Region
+from server.views.regions import Private, Region
 
 AREAS: tuple[Area, ...] = (site.AREA, tables.AREA, meetings.AREA, proposals.AREA, actions.AREA)
 
@@ -86,6 +90,44 @@ class Catalog:
             return sentence(payload) if callable(sentence) else str(sentence).format(**payload)
         except (KeyError, IndexError, ValueError):  # an older payload without some field: say what we can
             return event.kind
+
+    async def private(self, session: AsyncSession, table_id: int) -> Private:
+        """The table's records that only some organisations may see, by record kind."""
+        return {
+            kind: await query(session, table_id) for area in self.areas for kind, query in area.private_records.items()
+        }
+
+    async def may_read(
+        self, session: AsyncSession, table_id: int, kind: str, record_id: int, audience: Audience
+    ) -> bool:
+        """Whether the audience may see record `record_id` of `kind` (a draft of another organisation: no)."""
+        private = await self.private(session, table_id)
+        authors = private.get(kind, {}).get(record_id)
+        return authors is None or audience.reads_private(authors)
+
+    async def load(
+        self,
+        session: AsyncSession,
+        table: Table,
+        regions: Iterable[Region],
+        screen: Screen,
+        audience: Audience,
+    ) -> dict[str, Any]:
+        """The merged data of the regions a page shows, narrowed to what `audience` may see.
+
+        A region narrowed to nothing (a record the audience may not see) is not found (404).
+        """
+        regions = tuple(regions)
+        private = await self.private(session, table.id) if any(r.narrow for r in regions) else {}
+        data: dict[str, Any] = {}
+        for region in regions:
+            part: dict[str, Any] | None = await region.load(session, table, region.scope(screen))
+            if region.narrow is not None and part is not None:
+                part = region.narrow(part, audience, private)
+            if part is None:
+                raise NotFound(_("The page you asked for does not exist or is not visible to you."))
+            data.update(part)
+        return data
 
     def template_globals(self) -> dict[str, Callable[..., Any]]:
         found: dict[str, Callable[..., Any]] = {}

@@ -1,6 +1,9 @@
 """What a fragment may show: it depends on the role (and the administrator flag), never on the person.
 
-The hub renders each live fragment once per view and locale, so nothing personal may enter it.
+The hub renders each live fragment once per audience and locale, so nothing personal may enter it.
+One thing depends on the organisation a person represents: a record still private to its
+co-authoring organisations (a draft proposal). Regions that list such records narrow their data
+for each audience, and only those are rendered once per organisation (`Audience.keyed`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,19 @@ class Audience:
 
     role: Role | None
     is_admin: bool = False
+    organisation_id: int | None = None  # the organisation the person represents on the table
+
+    def reads_private(self, authors: frozenset[int]) -> bool:
+        """May see a record private to the organisations `authors` (the chair and secretary see all)."""
+        return self.runs_meetings or (self.organisation_id is not None and self.organisation_id in authors)
+
+    def keyed(self, narrows: bool) -> Audience:
+        """The audience a rendering depends on: with the organisation only where the data is narrowed
+        for it (and not for the chair and secretary, who see everything), so that other regions are
+        still rendered once per role."""
+        if narrows and not self.runs_meetings:
+            return self
+        return Audience(self.role, self.is_admin)
 
     @property
     def reads_table(self) -> bool:

@@ -35,7 +35,9 @@ class PageCache:
 
     @staticmethod
     def key(fragment: Region, table: Table, view: Audience, locale: str, day: date) -> tuple[Any, ...]:
-        return (fragment.id, table.id, table.event_seq, view, locale, day)
+        """The key of a region's rendering; the organisation is part of it only where the region
+        narrows its data for it (Audience.keyed)."""
+        return (fragment.id, table.id, table.event_seq, view.keyed(fragment.narrow is not None), locale, day)
 
     def missing(self, keys: dict[Region, tuple[Any, ...]]) -> tuple[Region, ...]:
         return tuple(fragment for fragment, key in keys.items() if key not in self._entries)

@@ -13,11 +13,32 @@ from server.domain import audit, proposals
 from server.domain.proposals import ProposalEvent
 from server.i18n import _
 from server.views.area import Area, ScreenKind, Sentence
-from server.views.audience import Screen
+from server.views.audience import Audience, Screen
 from server.views.meetings import AGENDA_CHANGED, MEETING_CHANGED
-from server.views.regions import Region, record_of
+from server.views.regions import Private, Region, record_of
 
 PROPOSAL_CHANGED = frozenset(ProposalEvent)
+PRIVATE = "proposal"  # the record kind whose drafts are private to their co-authors
+
+
+def _readable(proposal_id: int, audience: Audience, private: Private) -> bool:
+    authors = private.get(PRIVATE, {}).get(proposal_id)
+    return authors is None or audience.reads_private(authors)
+
+
+def _only_readable_open(data: dict[str, Any], audience: Audience, private: Private) -> dict[str, Any]:
+    shown = [entry for entry in data["open_proposals"] if _readable(entry[0].id, audience, private)]
+    return {**data, "open_proposals": shown}
+
+
+def _only_readable_listed(data: dict[str, Any], audience: Audience, private: Private) -> dict[str, Any]:
+    shown = [proposal for proposal in data["proposals"] if _readable(proposal.id, audience, private)]
+    return {**data, "proposals": shown}
+
+
+def _if_readable(data: dict[str, Any], audience: Audience, private: Private) -> dict[str, Any] | None:
+    """One proposal's region: nothing at all for someone who may not see the proposal."""
+    return data if _readable(data["proposal"].id, audience, private) else None
 
 
 async def _proposals(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
@@ -59,10 +80,28 @@ async def _proposal_side(session: AsyncSession, table: Table, screen: Screen) ->
     }
 
 
-PROPOSALS = Region("proposals", "proposals/_open.html", _proposals, follows=PROPOSAL_CHANGED)
-PROPOSAL_LIST = Region("proposal-list", "proposals/_list.html", _proposal_list, follows=PROPOSAL_CHANGED)
-PROPOSAL = Region("proposal", "proposals/_proposal.html", _proposal, record="proposal", follows=PROPOSAL_CHANGED)
-COMMENTS = Region("comment-threads", "proposals/_comments.html", _comments, record="proposal", follows=PROPOSAL_CHANGED)
+PROPOSALS = Region(
+    "proposals", "proposals/_open.html", _proposals, follows=PROPOSAL_CHANGED, narrow=_only_readable_open
+)
+PROPOSAL_LIST = Region(
+    "proposal-list", "proposals/_list.html", _proposal_list, follows=PROPOSAL_CHANGED, narrow=_only_readable_listed
+)
+PROPOSAL = Region(
+    "proposal",
+    "proposals/_proposal.html",
+    _proposal,
+    record="proposal",
+    follows=PROPOSAL_CHANGED,
+    narrow=_if_readable,
+)
+COMMENTS = Region(
+    "comment-threads",
+    "proposals/_comments.html",
+    _comments,
+    record="proposal",
+    follows=PROPOSAL_CHANGED,
+    narrow=_if_readable,
+)
 # The side lists the agenda items a proposal may be linked to, so agenda and meeting changes touch it.
 PROPOSAL_SIDE = Region(
     "proposal-side",
@@ -70,6 +109,7 @@ PROPOSAL_SIDE = Region(
     _proposal_side,
     record="proposal",
     follows=PROPOSAL_CHANGED | AGENDA_CHANGED | MEETING_CHANGED,
+    narrow=_if_readable,
 )
 PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
 PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
@@ -118,5 +158,6 @@ AREA = Area(
     home_main=(PROPOSALS,),
     template_globals={"proposal_status_label": proposal_status_label},
     routes=("server.web.proposals",),
+    private_records={PRIVATE: proposals.private_authors},
     demo="server.demo.proposals",
 )

@@ -8,7 +8,7 @@ the template decides the controls from `audience`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from server.db.models import Membership, Table, User
-from server.views.audience import Screen
+from server.views.audience import Audience, Screen
 
 Loader = Callable[[AsyncSession, Table, Screen], Awaitable[dict[str, Any]]]
+# The records of a table that only some organisations may see: record kind -> id -> organisations.
+Private = Mapping[str, Mapping[int, frozenset[int]]]
+# A region's data narrowed to what an audience may see; None when it may see none of it.
+Narrow = Callable[[dict[str, Any], Audience, Private], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Region:
     # The event kinds that change what it shows (declared by its area); `every_event`: all of them.
     follows: frozenset[str] = frozenset()
     every_event: bool = False
+    # For a region whose data holds records private to some organisations: drops what an audience
+    # may not see (its renderings are then made per organisation, see Audience.keyed).
+    narrow: Narrow | None = None
 
     def scope(self, page: Screen) -> Screen:
         """What the fragment's data depends on besides the table: the page, or nothing (the home)."""
@@ -67,13 +74,3 @@ def record_of(screen: Screen, kind: str) -> int:
     if screen.kind != kind or screen.record_id is None:
         raise ValueError(f"a {kind} region on {screen}")
     return screen.record_id
-
-
-async def load(
-    session: AsyncSession, table: Table, fragments: tuple[Region, ...], page: Screen = TABLE_HOME
-) -> dict[str, Any]:
-    """The merged data of several fragments, for a page that shows them all."""
-    data: dict[str, Any] = {}
-    for fragment in fragments:
-        data.update(await fragment.load(session, table, fragment.scope(page)))
-    return data

@@ -12,8 +12,9 @@ from server.domain import audit
 from server.domain.tables import TableEvent, members_of, organisations
 from server.i18n import _
 from server.views.area import Area, Sentence
-from server.views.audience import Screen
-from server.views.regions import Region
+from server.views.audience import Audience, Screen
+from server.views.privacy import hide_private_events
+from server.views.regions import Private, Region
 
 MEMBERSHIP = frozenset({TableEvent.member_added, TableEvent.member_changed, TableEvent.member_removed})
 TABLE_CHANGED = frozenset({TableEvent.created, TableEvent.updated})
@@ -27,13 +28,21 @@ async def _members(session: AsyncSession, table: Table, _screen: Screen) -> dict
     return {"table": table, "seats": await members_of(session, table.id), "organisations": await organisations(session)}
 
 
+RECENT_SHOWN = 10
+
+
 async def _recent(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
-    return {"table": table, "events": await audit.history(session, table.id, limit=10)}
+    # More than are shown: those about records private to other organisations are left out.
+    return {"table": table, "events": await audit.history(session, table.id, limit=3 * RECENT_SHOWN)}
+
+
+def _recent_for(data: dict[str, Any], audience: Audience, private: Private) -> dict[str, Any]:
+    return {**data, "events": hide_private_events(data["events"], audience, private)[:RECENT_SHOWN]}
 
 
 ABOUT = Region("about", "tables/_about.html", _about, follows=TABLE_CHANGED)
 MEMBERS = Region("members", "tables/_members.html", _members, follows=MEMBERSHIP)
-RECENT = Region("recent-history", "tables/_recent.html", _recent, every_event=True)
+RECENT = Region("recent-history", "tables/_recent.html", _recent, every_event=True, narrow=_recent_for)
 
 
 def _sentences() -> Mapping[str, Sentence]:

@@ -46,7 +46,8 @@ class TableAccess:
 
     @property
     def audience(self) -> Audience:
-        return Audience(self.role, self.viewer.is_admin)
+        organisation_id = self.membership.organisation_id if self.membership else None
+        return Audience(self.role, self.viewer.is_admin, organisation_id)
 
 
 # The table and the viewer's membership in one statement, built once (every table request asks it);

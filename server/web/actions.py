@@ -21,9 +21,9 @@ from server.domain.errors import Invalid
 from server.domain.tables import tables_for
 from server.i18n import _
 from server.views.actions import ACTION_LIST_PAGE, ACTION_PAGE, ACTIONS, action_status_label
-from server.views.areas import list_screen
+from server.views.areas import CATALOG, list_screen
 from server.views.audience import Screen
-from server.views.regions import TABLE_HOME, load, people_of
+from server.views.regions import TABLE_HOME, people_of
 from server.web.access import TableAccess, TableRoute
 from server.web.editing import Refused, attempt, save_edit
 from server.web.errors import LoginRequired
@@ -57,7 +57,7 @@ async def list_page(request: Request, access: TableAccess) -> Response:
     """The table's action items, filtered from the address (an unknown filter or order is a 400)."""
     page = list_screen("actions", request.query_params.multi_items())
     async with _db(request).read() as session:
-        data = await load(session, access.table, ACTION_LIST_PAGE, page)
+        data = await CATALOG.load(session, access.table, ACTION_LIST_PAGE, page, access.audience)
     return render(request, "actions/list.html", {**data, "audience": access.audience, "live_query": live_query(page)})
 
 
@@ -68,7 +68,7 @@ async def _action_context(request: Request, access: TableAccess, action_id: int)
     """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
     page = Screen("action", action_id)
     async with _db(request).read() as session:
-        data = await load(session, access.table, ACTION_PAGE, page)
+        data = await CATALOG.load(session, access.table, ACTION_PAGE, page, access.audience)
     may_write = access.role is not None and access.role is not Role.observer
     owns = data["action"].owner_id == access.viewer.user_id
     return {

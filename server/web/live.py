@@ -56,7 +56,7 @@ async def present_on(request: Request, session: AsyncSession, table: Table) -> l
 @dataclass(frozen=True)
 class _Admission:
     table_id: int
-    role: Role | None
+    audience: Audience
     page: Screen
     expires_at: datetime
 
@@ -80,13 +80,16 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
         )
         if decision is not Decision.allow:
             return NO_ACCESS
-        page = await _screen(session, table, params, viewer.user_id)
+        audience = Audience(role, viewer.is_admin, membership.organisation_id if membership else None)
+        page = await _screen(session, table, params, viewer.user_id, audience)
         if isinstance(page, int):
             return page
-    return _Admission(table.id, role, page, expires_at)
+    return _Admission(table.id, audience, page, expires_at)
 
 
-async def _screen(session: AsyncSession, table: Table, params: QueryParams, user_id: int) -> Screen | int:
+async def _screen(
+    session: AsyncSession, table: Table, params: QueryParams, user_id: int, audience: Audience
+) -> Screen | int:
     """The screen named by the socket's query, or the close code that refuses it."""
     for kind in CATALOG.record_screens():
         if kind.param is not None and kind.param in params:
@@ -96,7 +99,9 @@ async def _screen(session: AsyncSession, table: Table, params: QueryParams, user
                 return NOT_FOUND
             model = kind.model
             found = await session.scalar(select(model.id).where(model.id == record_id, model.table_id == table.id))
-            return Screen(kind.name, record_id) if found is not None else NOT_FOUND
+            if found is None or not await CATALOG.may_read(session, table.id, kind.name, record_id, audience):
+                return NOT_FOUND  # a record private to other organisations is not there for this person
+            return Screen(kind.name, record_id)
     if "elenco" not in params:
         return Screen()
     listing = CATALOG.listing(params["elenco"])
@@ -137,7 +142,7 @@ async def table_socket(websocket: WebSocket) -> None:
         table_id=admission.table_id,
         user_id=viewer.user_id,
         session_id=session_id,
-        audience=Audience(admission.role, viewer.is_admin),
+        audience=admission.audience,
         locale=i18n.current_locale(),
         page=admission.page,
         expires_at=admission.expires_at,

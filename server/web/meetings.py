@@ -19,9 +19,10 @@ from server.db.session import Database
 from server.domain import actions, inputs, meetings
 from server.domain.errors import Invalid
 from server.i18n import TIMEZONE, _
+from server.views.areas import CATALOG
 from server.views.audience import Screen
 from server.views.meetings import ATTENDANCE, MEETING_PAGE
-from server.views.regions import load, people_of
+from server.views.regions import people_of
 from server.web.access import TableAccess, TableRoute
 from server.web.editing import Refused, attempt, save_edit
 from server.web.forms import is_htmx, new_client_key, number, redirect, render, text
@@ -47,7 +48,7 @@ async def render_meeting_page(
     request: Request, access: TableAccess, meeting_id: int, *, status: int = 200, **extra: Any
 ) -> Response:
     async with _db(request).read() as session:
-        data = await load(session, access.table, MEETING_PAGE, Screen("meeting", meeting_id))
+        data = await CATALOG.load(session, access.table, MEETING_PAGE, Screen("meeting", meeting_id), access.audience)
         people = await people_of(session, access.table.id)
         data["present"] = await present_on(request, session, access.table)
     context = {

@@ -6,6 +6,7 @@ field; the domain decides who may do what (co-authors, the chair, members with a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +23,10 @@ from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid
 from server.domain.tables import members_of
 from server.i18n import _
+from server.views.areas import CATALOG
 from server.views.audience import Screen
 from server.views.proposals import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE
-from server.views.regions import load
-from server.web.access import TableAccess, TableRoute
+from server.web.access import TableAccess, TableEndpoint, TableRoute
 from server.web.editing import Refused, attempt, save_edit
 from server.web.forms import new_client_key, number, optional_id, redirect, render, text
 from server.web.live import live_query
@@ -62,7 +63,7 @@ async def _table_organisations(request: Request, access: TableAccess) -> list[Or
 async def list_page(request: Request, access: TableAccess) -> Response:
     page = Screen("proposals")
     async with _db(request).read() as session:
-        data = await load(session, access.table, PROPOSAL_LIST_PAGE, page)
+        data = await CATALOG.load(session, access.table, PROPOSAL_LIST_PAGE, page, access.audience)
     return render(request, "proposals/list.html", {**data, "audience": access.audience, "live_query": live_query(page)})
 
 
@@ -188,7 +189,7 @@ async def _context(request: Request, access: TableAccess, proposal_id: int) -> d
     """The page's data: its live regions' (as the hub pushes them) and what is this viewer's own."""
     page = Screen("proposal", proposal_id)
     async with _db(request).read() as session:
-        data = await load(session, access.table, PROPOSAL_PAGE, page)
+        data = await CATALOG.load(session, access.table, PROPOSAL_PAGE, page, access.audience)
     membership = access.membership
     return {
         **data,
@@ -330,20 +331,42 @@ async def link_item(request: Request, access: TableAccess) -> Response:
     return redirect(_url(access, _proposal_id(request)) + "#links")
 
 
+def _seen(endpoint: TableEndpoint) -> TableEndpoint:
+    """A proposal still private to its co-authors (a draft) is not there for anyone else: 404."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request, access: TableAccess) -> Response:
+        async with _db(request).read() as session:
+            readable = await CATALOG.may_read(
+                session, access.table.id, "proposal", _proposal_id(request), access.audience
+            )
+        if not readable:
+            raise HTTPException(404)
+        return await endpoint(request, access)
+
+    return guarded
+
+
 _PROPOSAL = "/tavoli/{slug}/proposte/{proposal_id:int}"
 _COMMENT = _PROPOSAL + "/commenti/{comment_id:int}"
 ROUTES = [
     TableRoute("/tavoli/{slug}/proposte", list_page, role=Role.observer, name="proposals"),
     TableRoute("/tavoli/{slug}/proposte", create_proposal, role=Role.member, methods=["POST"], name="create_proposal"),
     TableRoute("/tavoli/{slug}/proposte/nuova", new_proposal, role=Role.member, name="new_proposal"),
-    TableRoute(_PROPOSAL, proposal_page, role=Role.observer, name="proposal"),
-    TableRoute(_PROPOSAL, update_proposal, role=Role.member, methods=["POST"], name="update_proposal"),
-    TableRoute(_PROPOSAL + "/modifica", edit_proposal, role=Role.member, name="edit_proposal"),
-    TableRoute(_PROPOSAL + "/stato", set_status, role=Role.member, methods=["POST"], name="set_proposal_status"),
-    TableRoute(_PROPOSAL + "/sostegno", endorse, role=Role.member, methods=["POST"]),
-    TableRoute(_PROPOSAL + "/sostegno/ritira", withdraw_endorsement, role=Role.member, methods=["POST"]),
-    TableRoute(_PROPOSAL + "/commenti", add_comment, role=Role.member, methods=["POST"], name="add_proposal_comment"),
-    TableRoute(_COMMENT, edit_comment, role=Role.member, methods=["POST"], name="edit_proposal_comment"),
-    TableRoute(_COMMENT + "/nascondi", hide_comment, role=Role.chair, methods=["POST"], name="hide_proposal_comment"),
-    TableRoute(_PROPOSAL + "/punti", link_item, role=Role.secretary, methods=["POST"], name="link_proposal_item"),
+    TableRoute(_PROPOSAL, _seen(proposal_page), role=Role.observer, name="proposal"),
+    TableRoute(_PROPOSAL, _seen(update_proposal), role=Role.member, methods=["POST"], name="update_proposal"),
+    TableRoute(_PROPOSAL + "/modifica", _seen(edit_proposal), role=Role.member, name="edit_proposal"),
+    TableRoute(_PROPOSAL + "/stato", _seen(set_status), role=Role.member, methods=["POST"], name="set_proposal_status"),
+    TableRoute(_PROPOSAL + "/sostegno", _seen(endorse), role=Role.member, methods=["POST"]),
+    TableRoute(_PROPOSAL + "/sostegno/ritira", _seen(withdraw_endorsement), role=Role.member, methods=["POST"]),
+    TableRoute(
+        _PROPOSAL + "/commenti", _seen(add_comment), role=Role.member, methods=["POST"], name="add_proposal_comment"
+    ),
+    TableRoute(_COMMENT, _seen(edit_comment), role=Role.member, methods=["POST"], name="edit_proposal_comment"),
+    TableRoute(
+        _COMMENT + "/nascondi", _seen(hide_comment), role=Role.chair, methods=["POST"], name="hide_proposal_comment"
+    ),
+    TableRoute(
+        _PROPOSAL + "/punti", _seen(link_item), role=Role.secretary, methods=["POST"], name="link_proposal_item"
+    ),
 ]

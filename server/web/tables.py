@@ -18,7 +18,8 @@ from server.domain.meetings import meetings_of
 from server.i18n import _
 from server.views.areas import CATALOG
 from server.views.cache import PageCache
-from server.views.regions import TABLE_HOME, load
+from server.views.privacy import hide_private_events
+from server.views.regions import TABLE_HOME
 from server.views.tables import MEMBERS
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, query_id, redirect, render, text
@@ -47,7 +48,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
     home = CATALOG.regions_of(TABLE_HOME)
     keys = {region: cache.key(region, access.table, audience, locale, day) for region in home}
     async with _db(request).read() as session:
-        data = await load(session, access.table, cache.missing(keys))
+        data = await CATALOG.load(session, access.table, cache.missing(keys), TABLE_HOME, access.audience)
         data["present"] = await present_on(request, session, access.table)
     context = {**data, "table": access.table, "audience": audience, "member_form": {}, "settings_form": {}}
     token = request.state.csrf_token
@@ -57,7 +58,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
 
 async def _table_page_with(request: Request, access: TableAccess, status: int, **forms: dict[str, Any]) -> Response:
     async with _db(request).read() as session:
-        data = await load(session, access.table, CATALOG.regions_of(TABLE_HOME))
+        data = await CATALOG.load(session, access.table, CATALOG.regions_of(TABLE_HOME), TABLE_HOME, access.audience)
         data["present"] = await present_on(request, session, access.table)
     context = {**data, "audience": access.audience, "member_form": {}, "settings_form": {}, **forms}
     return render(request, "tables/table.html", context, status)
@@ -184,11 +185,13 @@ async def history_page(request: Request, access: TableAccess) -> Response:
     before_seq = query_id(request, "prima")  # a sequence number, read like an id (400 if it is not one)
     async with _db(request).read() as session:
         events = await audit.history(session, access.table.id, limit=HISTORY_PAGE_SIZE, before_seq=before_seq)
+        private = await CATALOG.private(session, access.table.id)
     older = events[-1].seq if len(events) == HISTORY_PAGE_SIZE else None
+    shown = hide_private_events(events, access.audience, private)  # another organisation's drafts
     return render(
         request,
         "tables/history.html",
-        {"table": access.table, "events": events, "older": older, "audience": access.audience},
+        {"table": access.table, "events": shown, "older": older, "audience": access.audience},
     )
 
 
