@@ -127,6 +127,9 @@ def _malformed(csrf: str) -> Iterator[tuple[str, bytes, dict[str, str]]]:
     files = [f'Content-Disposition: form-data; name="f{n}"; filename="f{n}.txt"\r\n\r\nx' for n in range(1_001)]
     body, headers = _multipart([_field("csrf_token", csrf), *files])
     yield "too many files", body, headers
+    file = 'Content-Disposition: form-data; name="title"; filename="title.txt"\r\nContent-Type: text/plain\r\n\r\nx'
+    body, headers = _multipart([_field("csrf_token", csrf), file])
+    yield "a field sent as a file (no page uploads any)", body, headers
     fields = "&".join(f"f{n}=x" for n in range(1_001))
     yield (
         "too many fields",

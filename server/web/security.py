@@ -123,9 +123,10 @@ class CSRFMiddleware:
 
     The token travels in the `X-CSRF-Token` header (htmx, from `hx-headers` on `<body>`) or in the
     `csrf_token` form field (plain forms). The body is read here, bounded by the size limit (413),
-    and replayed to the endpoint; a form the parser cannot read is a 400. The session middleware
-    has already put the expected token in the request state, and `CrossSiteMiddleware` has
-    refused other sites (checked again here, for an app assembled without it).
+    and replayed to the endpoint; a form the parser cannot read, or one carrying a file (no page
+    uploads any), is a 400. The session middleware has already put the expected token in the
+    request state, and `CrossSiteMiddleware` has refused other sites (checked again here, for an
+    app assembled without it).
     """
 
     def __init__(self, app: ASGIApp, *, settings: Settings, refuse: Refuse) -> None:
@@ -146,11 +147,20 @@ class CSRFMiddleware:
             await self.refuse(scope, receive, send, 413, "too-large")
             return
         replay = _replay(body, receive)
-        try:
-            token = request.headers.get("x-csrf-token") or await _form_token(scope, _replay(body, receive))
-        except (HTTPException, MultiPartException):  # no boundary, a part without a name, too many fields
-            await self.refuse(scope, replay, send, 400, "malformed")
-            return
+        token = request.headers.get("x-csrf-token")
+        # A multipart body is read here even with the token in the header: no page of ours uploads
+        # a file, and a file part that reached an endpoint would be left open (Starlette's
+        # endpoints do not close their forms).
+        if not token or request.headers.get("content-type", "").startswith("multipart/"):
+            try:
+                sent, files = await _read_form(scope, _replay(body, receive))
+            except (HTTPException, MultiPartException):  # no boundary, a part without a name, too many fields
+                await self.refuse(scope, replay, send, 400, "malformed")
+                return
+            if files:
+                await self.refuse(scope, replay, send, 400, "malformed")
+                return
+            token = token or sent
         expected = scope.get("state", {}).get("csrf_token", "")
         if not token or not _equal(token, expected):
             await self.refuse(scope, replay, send, 403, "csrf")
@@ -197,13 +207,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _form_token(scope: Scope, receive: Receive) -> str | None:
+async def _read_form(scope: Scope, receive: Receive) -> tuple[str | None, bool]:
+    """The form's `csrf_token` field, and whether the form carries a file (closed here)."""
     content_type = Request(scope).headers.get("content-type", "")
     if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        return None
+        return None, False
     form = await Request(scope, receive).form()
     try:
         token = form.get("csrf_token")
-        return token if isinstance(token, str) else None
+        files = any(not isinstance(value, str) for _name, value in form.multi_items())
+        return (token if isinstance(token, str) else None), files
     finally:
         await form.close()
