@@ -8,14 +8,9 @@ import random
 import pytest
 
 from server.db.models import ProposalVersion
-from server.domain.proposal_versions import (
-    PAIR_LIMIT,
-    WORK_LIMIT,
-    Work,
-    _blocks,
-    compare_text,
-    compare_versions,
-)
+from server.domain.plain_text import blocks as _blocks
+from server.domain.proposal_versions import compare_versions
+from server.domain.text_diff import PAIR_LIMIT, WORK_LIMIT, Work, compare_text
 from tests.support import css, field_value, login, post_form, texts
 
 TEXT_LIMIT = 200_000  # BODY_LIMIT: the longest text a version can have
