@@ -129,7 +129,8 @@ def test_only_co_authors_edit_the_draft_with_version_checks(board, seed):
         edit(TEXT)  # from a form still on version 1
     edit(changed, version=2, save=True)
     edit(changed, version=2, save=True)  # the same version is not saved twice
-    assert [v.number for v in seed.run(lambda s: proposals.versions_of(s, proposal.id))] == [1]
+    # The first draft is version 1; the changed text, saved, is version 2.
+    assert [v.number for v in seed.run(lambda s: proposals.versions_of(s, proposal.id))] == [1, 2]
 
 
 # --- the status path ----------------------------------------------------------------------------------
@@ -355,3 +356,17 @@ def test_word_diff_marks_removed_and_added_words():
     assert ("added", "primo sabato di") in pieces
     assert "".join(text for op, text in pieces if op != "removed") == "i saldi iniziano il primo sabato di gennaio"
     assert "".join(text for op, text in pieces if op != "added") == "i saldi iniziano il 5 gennaio"
+
+
+def test_the_first_draft_is_version_1_and_an_unchanged_text_is_no_new_version(board, seed):
+    author = actor(board.member, Role.member)
+    text = proposals.parse_text(title="Saldi in una data unica", summary="", body="Il testo.")
+    proposal = seed.run(lambda s: proposals.create_proposal(s, board.table, text, [board.cgil.slug], actor=author))
+    seed.run(
+        lambda s: proposals.update_draft(s, board.table, proposal.id, text, version=1, actor=author, save_version=True)
+    )
+    seed.run(
+        lambda s: proposals.set_status(s, board.table, proposal.id, ProposalStatus.submitted, version=1, actor=author)
+    )
+    versions = seed.run(lambda s: proposals.versions_of(s, proposal.id))
+    assert [(v.number, v.kind) for v in versions] == [(1, "submitted")], "one text, one version: the submitted one"

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from server.db.models import Endorsement, Proposal, ProposalStatus
-from tests.support import csrf_of, css, field_value, login
+from tests.support import csrf_of, css, field_value, login, texts
 
 
 def post(client, path, data, *, page="/"):
@@ -107,6 +107,10 @@ def test_the_path_to_approval_and_the_refusals_on_the_way(client, board, seed):
     assert back.status_code == 422
     assert board.current(Proposal, pid).status is ProposalStatus.approved
     assert post(client, f"{url(board, pid)}/stato", {"status": "nuovo", "version": "4"}).status_code == 422
+    # Approved without ever being on an agenda: the page does not say it is still waiting for one.
+    shown = texts(client.get(url(board, pid)).text, "#links p")
+    assert "Decisa fuori seduta: non è mai stata all'ordine del giorno." in shown
+    assert "Non ancora all'ordine del giorno di una seduta." not in shown
 
 
 def test_endorsing_on_behalf_of_ones_organisation(client, board, seed):

@@ -171,6 +171,7 @@ async def create_proposal(
     await session.flush()
     session.add_all(ProposalAuthor(proposal_id=proposal.id, organisation_id=o.id) for o in organisations)
     await session.flush()
+    await proposal_versions.save_version(session, proposal, actor, "saved")  # the first draft is version 1
     await audit.record(session, ProposalEvent.created, actor_id=actor.user_id, table_id=table.id, **payload(proposal))
     return proposal
 
@@ -204,9 +205,8 @@ async def update_draft(
         await texts.write(session, proposal, body=text.body)
         await session.flush()
     if save_version:
-        latest = await latest_version(session, proposal.id)
-        if latest is None or (latest.title, latest.summary, latest.body) != (text.title, text.summary, text.body):
-            saved = await proposal_versions.save_version(session, proposal, actor, "saved")
+        saved = await proposal_versions.keep_version(session, proposal, actor, "saved")
+        if saved is not None:
             await audit.record(
                 session,
                 ProposalEvent.version_saved,
@@ -277,7 +277,7 @@ async def set_status(
         prepare=check,
     )
     if changed and status is ProposalStatus.submitted:
-        await proposal_versions.save_version(session, proposal, actor, "submitted")
+        await proposal_versions.keep_version(session, proposal, actor, "submitted")
     return proposal
 
 

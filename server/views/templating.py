@@ -8,6 +8,7 @@ import jinja2
 
 from server import i18n
 from server.config import LOCALES
+from server.domain.plain_text import plain
 from server.markdown import stored
 from server.views import labels
 from server.views.areas import CATALOG
@@ -29,6 +30,8 @@ def make_environment() -> jinja2.Environment:
     env.filters["datetime"] = i18n.format_datetime
     env.filters["day"] = i18n.format_day
     env.filters["markdown"] = stored  # shows the HTML stored when the text was written
+    # A short text shown in a line (a card's purpose, a summary): its words, never its Markdown marks.
+    env.filters["plain"] = plain
     env.globals["locales"] = LOCALES
     env.globals["locale_name"] = i18n.locale_name
     env.globals["current_locale"] = i18n.current_locale
