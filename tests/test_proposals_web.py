@@ -238,3 +238,12 @@ def test_an_approved_proposal_becomes_an_action_item_from_its_page(client, board
     # A proposal that is not approved carries out nothing.
     other = {**data, "proposal": str(proposal.id + 1000)}
     assert post(client, f"/tavoli/{board.table.slug}/azioni", other).status_code == 404
+
+
+def test_a_comparison_of_versions_comes_first_on_the_page(client, board, seed):
+    proposal = board.proposal()
+    login(client, "chair@example.org")
+    page = client.get(f"{url(board, proposal.id)}?da=1&a=1").text
+    order = [node.attributes.get("id") for node in css(page, "#diff, #proposal, #links")]
+    assert order == ["diff", "proposal", "links"]
+    assert texts(page, "#diff p") == ["Nessuna differenza"]
