@@ -663,7 +663,8 @@ def where(exc: BaseException) -> str:
     if last is not None:
         short = re.sub(r".*/(server|site-packages)/", r"\1/", last.filename)
         place = f" at {short}:{last.lineno} in {last.name}: {(last.line or '').strip()}"
-    return f"{type(exc).__name__}: {str(exc)[:200]}{place}"
+    said = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {said[:200]}{place}"
 
 
 # --- variants ------------------------------------------------------------------------------------
