@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from server.app import create_app
 from server.config import Settings
-from server.db.models import Base
+from server.db.models import Base, Proposal
 from server.domain import inputs
 from server.web.access import TableRoute
 from tests.live_support import closed_with, home, next_message
@@ -478,3 +478,17 @@ async def test_one_session_opens_at_most_the_cap_of_table_sockets(live_server, l
         while len(live_server.hub.all_connections()) > CAP:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
     assert 'id="recent-history"' in await next_message(await member.socket(home(live_board)))
+
+
+def test_nul_in_an_address_or_a_form_is_refused_before_any_text_reaches_the_database(client, board):
+    """PostgreSQL refuses NUL in any text value: it is a 400 at the door, never a 500 on a lookup."""
+    login(client, "member@example.org")
+    slug = board.table.slug
+    answer = client.get(f"/tavoli/{slug}/azioni?stato=%00")
+    assert answer.status_code == 400
+    assert "NUL" in texts(answer.text, "main")[0]
+    page = client.get(f"/tavoli/{slug}/proposte/nuova").text
+    form = {"csrf_token": csrf_of(page), "title": "Titolo\x00nascosto", "summary": "", "body": "", "authors": "cgil"}
+    posted = client.post(f"/tavoli/{slug}/proposte", data=form, follow_redirects=False)
+    assert posted.status_code == 400
+    assert board.seed.run(lambda s: s.scalar(select(Proposal.id))) is None

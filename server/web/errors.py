@@ -103,6 +103,7 @@ async def refuse(scope: Scope, receive: Receive, send: Send, status: int, reason
         "csrf": _("This form has expired or did not come from this site. Reload the page and try again."),
         "cross-site": _("Requests from other sites are not accepted."),
         "malformed": _("The form could not be read. Reload the page and try again."),
+        "nul": _("The request contains a character that no text may hold (NUL). Remove it and try again."),
     }
     response = error_page(Request(scope, receive), status, messages.get(reason))
     await response(scope, receive, send)

@@ -71,7 +71,8 @@ async def meeting_page(request: Request, access: TableAccess) -> Response:
 
 
 def _typed_meeting(form: FormData) -> dict[str, str]:
-    return {name: text(form, name, 600) for name in ("title", "day", "hour", "place", "online_url", "client_key")}
+    typed = {name: text(form, name, 600) for name in ("title", "day", "hour", "place", "online_url")}
+    return {**typed, "client_key": text(form, "client_key", 40)}  # the column's length
 
 
 def _meeting_form_values(meeting: Meeting) -> dict[str, str]:

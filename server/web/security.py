@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -112,6 +113,13 @@ class CrossSiteMiddleware:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not self._same_site(scope):
             await self.refuse(scope, receive, send, 403, "cross-site")
             return
+        if scope["type"] in ("http", "websocket") and _NUL_ESCAPE.search(scope.get("query_string", b"")):
+            # No text we keep or look up may hold NUL: PostgreSQL refuses it in any text value.
+            if scope["type"] == "http":
+                await self.refuse(scope, receive, send, 400, "nul")
+            else:
+                await WebSocket(scope, receive, send).close(1008)
+            return
         await self.app(scope, receive, send)
 
     def _same_site(self, scope: Scope) -> bool:
@@ -147,6 +155,9 @@ class CSRFMiddleware:
             await self.refuse(scope, receive, send, 413, "too-large")
             return
         replay = _replay(body, receive)
+        if _carries_nul(request.headers.get("content-type", ""), body):
+            await self.refuse(scope, replay, send, 400, "nul")
+            return
         token = request.headers.get("x-csrf-token")
         # A multipart body is read here even with the token in the header: no page of ours uploads
         # a file, and a file part that reached an endpoint would be left open (Starlette's
@@ -169,6 +180,17 @@ class CSRFMiddleware:
 
     def _same_site(self, request: Request) -> bool:
         return same_site(request.headers, self.settings)
+
+
+# NUL, escaped in an address or a urlencoded form (a literal "%00" typed by someone is sent "%2500").
+_NUL_ESCAPE = re.compile(rb"%00")
+
+
+def _carries_nul(content_type: str, body: bytes) -> bool:
+    """Whether a form's fields hold a NUL character, which no text field may (PostgreSQL refuses it)."""
+    if b"\x00" in body:
+        return True
+    return content_type.startswith("application/x-www-form-urlencoded") and _NUL_ESCAPE.search(body) is not None
 
 
 def _equal(sent: str, expected: str) -> bool:
