@@ -42,6 +42,7 @@ from tests.walking import (
     ROUTES,
     TWICE,
     Call,
+    Field,
     Form,
     World,
     as_,
@@ -155,6 +156,15 @@ def _shape(form: Form) -> tuple[frozenset[str], frozenset[str]]:
     return form.names(), form.filled()
 
 
+def form_of_the_table(world: World, name: str, method: str) -> Form:
+    """The form that no page renders, as `ADDRESSES` gives it: its path, its query as the fields."""
+    parts = urlsplit(ADDRESSES[(name, method)].format(**world.values()))
+    token = next(f.value for who, form in forms(world) if who == ACTOR for f in form.fields if f.name == "csrf_token")
+    fields = [Field("csrf_token", token, "hidden")]
+    fields += [Field(n, v, "hidden") for n, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return Form(parts.path, method, tuple(fields), page="(ADDRESSES in tests/walking.py)")
+
+
 def valid_posts(world: World, route: Route, method: str) -> Iterator[tuple[str, Form, list[Call]]]:
     """For each shape of form that reaches the route (its field names, which hidden ids it carries):
     (who, form, the valid requests to try, in order)."""
@@ -163,6 +173,8 @@ def valid_posts(world: World, route: Route, method: str) -> Iterator[tuple[str, 
         hit = ROUTES.find(form.action, form.method)
         if form.method == method and hit and hit[0] is route:
             by_shape.setdefault(_shape(form), []).append((who, form))
+    if not by_shape and (route.name, method) in ADDRESSES:
+        by_shape[None] = [(ACTOR, form_of_the_table(world, route.name or "", method))]
     for shaped in by_shape.values():
         who, first = shaped[0]
         calls = [

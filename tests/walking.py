@@ -111,7 +111,8 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
 }
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
-# only in states the walk does not reach.
+# only in states the walk does not reach. For a POST, the query is the form's fields (the session's
+# `csrf_token` is added), as a form no page renders would send them.
 ADDRESSES: dict[tuple[str, str], str] = {
     ("healthz", "GET"): "/healthz",  # for load balancers; no page links to it
     # The "older events" link appears only after 50 events.
