@@ -113,7 +113,9 @@ class CrossSiteMiddleware:
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not self._same_site(scope):
             await self.refuse(scope, receive, send, 403, "cross-site")
             return
-        if scope["type"] in ("http", "websocket") and _NUL_ESCAPE.search(scope.get("query_string", b"")):
+        if scope["type"] in ("http", "websocket") and (
+            "\x00" in scope.get("path", "") or _NUL_ESCAPE.search(scope.get("query_string", b""))
+        ):
             # No text we keep or look up may hold NUL: PostgreSQL refuses it in any text value.
             if scope["type"] == "http":
                 await self.refuse(scope, receive, send, 400, "nul")
