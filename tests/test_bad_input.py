@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -472,11 +473,18 @@ async def test_one_session_opens_at_most_the_cap_of_table_sockets(live_server, l
     chair = await people("chair@example.org")
     assert 'id="recent-history"' in await next_message(await chair.socket(home(live_board)))
     # Once one of the member's pages is closed, there is room again.
+    hub = live_server.hub
+    forgotten = threading.Event()  # the signal: the hub has forgotten the closed page's connection
+    original = hub._forget
+
+    async def forget(connection: Any) -> None:
+        await original(connection)
+        forgotten.set()
+
+    hub._forget = forget
     await opened[0].close()
-    async with asyncio.timeout(5):
-        # The hub forgets a connection once its socket has ended, and has no event to await for it.
-        while len(live_server.hub.all_connections()) > CAP:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    assert await asyncio.to_thread(forgotten.wait, 5), "the hub never forgot the closed connection"
+    assert len(hub.all_connections()) == CAP
     assert 'id="recent-history"' in await next_message(await member.socket(home(live_board)))
 
 

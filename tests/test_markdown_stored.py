@@ -77,8 +77,16 @@ async def test_a_cancelled_rendering_does_not_leave_its_answer_to_the_next_text(
     renderer = MarkdownRenderer(time_limit=30)
     try:
         await renderer.render(LONG)
+        in_worker = asyncio.Event()  # the signal: the slow text is on its way to the worker
+        original = renderer._in_worker
+
+        async def sent(text: str) -> str:
+            in_worker.set()
+            return await original(text)
+
+        renderer._in_worker = sent  # type: ignore[method-assign]
         task = asyncio.create_task(renderer.render("![" * 2000 + " lento"))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(in_worker.wait(), 5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

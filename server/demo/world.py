@@ -1,6 +1,6 @@
 """What every area of the demo stands on: the organisations, the people, the tables and their seats.
 
-Organisations and subjects are those of the end-of-mandate report (`../shared/seed/`); the people,
+Organisations and subjects are those of the Città metropolitana di Bologna's tables; the people,
 companies and figures are invented. Written in Italian, the language of the tables.
 
 An area adds its own demo content in a module of its own, `server/demo/<area>.py`, with its data per

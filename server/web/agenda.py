@@ -6,6 +6,7 @@ or the meeting page with the error) and, with htmx, answers with the agenda frag
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -209,14 +210,12 @@ async def move_item(request: Request, access: TableAccess) -> Response:
             actor_id=access.viewer.user_id,
         )
 
-    item = await attempt(request, move, as_it_is_now=_as_it_is_now())
-    if isinstance(item, Refused):
-        return await _refused(request, access, meeting_id, item)
-    return await _agenda_answer(
+    return await _one_button(
         request,
         access,
         meeting_id,
-        announce=_("Item «{title}» moved to position {position}.").format(title=item.title, position=to_position),
+        move,
+        lambda item: _("Item «{title}» moved to position {position}.").format(title=item.title, position=to_position),
     )
 
 
@@ -240,15 +239,28 @@ async def set_status(request: Request, access: TableAccess) -> Response:
             actor_id=access.viewer.user_id,
         )
 
-    item = await attempt(request, mark, as_it_is_now=_as_it_is_now())
-    if isinstance(item, Refused):
-        return await _refused(request, access, meeting_id, item)
-    return await _agenda_answer(
+    return await _one_button(
         request,
         access,
         meeting_id,
-        announce=_("«{title}»: {status}.").format(title=item.title, status=status_label(status)),
+        mark,
+        lambda item: _("«{title}»: {status}.").format(title=item.title, status=status_label(status)),
     )
+
+
+async def _one_button(
+    request: Request,
+    access: TableAccess,
+    meeting_id: int,
+    change: Callable[[AsyncSession], Awaitable[AgendaItem]],
+    said: Callable[[AgendaItem], str],
+) -> Response:
+    """A one-button change of an item (move it, set its status): the agenda with what happened
+    announced, or with the refusal beside it."""
+    item = await attempt(request, change, as_it_is_now=_as_it_is_now())
+    if isinstance(item, Refused):
+        return await _refused(request, access, meeting_id, item)
+    return await _agenda_answer(request, access, meeting_id, announce=said(item))
 
 
 _ITEM = MEETING + "/punti/{item_id:int}"

@@ -14,7 +14,7 @@ import re
 import socket
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +86,21 @@ def start_server(database_url: str, tmp_path: Path, port: int | None = None, **e
     raise RuntimeError("no free port for the server after five attempts")
 
 
+def _copy_output(
+    process: subprocess.Popen[bytes], log: Path, needle: str, running: threading.Event, decided: threading.Event
+) -> None:
+    """Copy the server's output to its log; at `needle`, set `running`; at it or at the end, `decided`."""
+    assert process.stdout is not None
+    with process.stdout, log.open("wb") as out:
+        for line in process.stdout:
+            out.write(line)
+            out.flush()
+            if needle.encode() in line:
+                running.set()
+                decided.set()
+    decided.set()
+
+
 def _start_server(database_url: str, tmp_path: Path, port: int, env: dict[str, str]) -> Server:
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / f"server-{port}.log"
@@ -99,24 +114,27 @@ def _start_server(database_url: str, tmp_path: Path, port: int, env: dict[str, s
         **env,
     }
     tavoli = Path(sys.executable).parent / "tavoli"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(tavoli), "serve", "--port", str(port)],
-            cwd=tmp_path,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # the process's only signal is its log: read it until it speaks
+    process = subprocess.Popen(
+        [str(tavoli), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    # The process's only signal is its output: a thread copies it to the log, line by line, and
+    # says when uvicorn's "running on" line (logged once the port is bound) or the end has come.
+    running, decided = threading.Event(), threading.Event()
+    needle = f"Uvicorn running on {url}"
+    threading.Thread(target=_copy_output, args=(process, log, needle, running, decided), daemon=True).start()
+    decided.wait(20)
+    if running.is_set():
+        return Server(url, database_url, process, log)
+    if decided.is_set():  # the output ended: the process is exiting
+        process.wait(10)
         output = log.read_text()
-        if f"Uvicorn running on {url}" in output:  # logged once the app has started and the port is bound
-            return Server(url, database_url, process, log)
-        if process.poll() is not None:
-            if "address already in use" in output.lower():
-                raise PortTaken(output)
-            raise RuntimeError(f"the server exited: {output}")
-        time.sleep(0.05)
+        if "address already in use" in output.lower():
+            raise PortTaken(output)
+        raise RuntimeError(f"the server exited: {output}")
     process.kill()
     process.wait()
     raise RuntimeError(f"the server did not start: {log.read_text()}")
