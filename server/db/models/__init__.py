@@ -10,7 +10,17 @@ from server.db.models.accounts import LoginAttempt, Organisation, User, UserSess
 from server.db.models.actions import ActionItem, ActionNote, ActionStatus
 from server.db.models.audit import Event
 from server.db.models.base import NAMING_CONVENTION, Base, RenderedMarkdown, Versioned, enum_column
-from server.db.models.meetings import AgendaItem, AgendaStatus, Attendance, Meeting
+from server.db.models.documents import Document, DocumentKind, DocumentUpdate
+from server.db.models.meetings import (
+    AgendaItem,
+    AgendaStatus,
+    Attendance,
+    Meeting,
+    MeetingStatus,
+    RoomLink,
+    Speaker,
+    SpeakerStatus,
+)
 from server.db.models.proposals import (
     Endorsement,
     Proposal,
@@ -31,10 +41,14 @@ __all__ = [
     "AgendaStatus",
     "Attendance",
     "Base",
+    "Document",
+    "DocumentKind",
+    "DocumentUpdate",
     "Endorsement",
     "Event",
     "LoginAttempt",
     "Meeting",
+    "MeetingStatus",
     "Membership",
     "Organisation",
     "Proposal",
@@ -45,6 +59,9 @@ __all__ = [
     "ProposalVersion",
     "RenderedMarkdown",
     "Role",
+    "RoomLink",
+    "Speaker",
+    "SpeakerStatus",
     "Table",
     "User",
     "UserSession",
