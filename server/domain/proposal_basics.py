@@ -42,6 +42,10 @@ class ProposalEvent(StrEnum):
     comment_hidden = "proposal.comment_hidden"
     linked = "proposal.linked"
     status = "proposal.status"
+    # One per person and editing session of the body (server/domain/proposal_bodies.py).
+    body_edited = "proposal.body_edited"
+    # The body rendered again while people type: a note to the live hub, never a row of the history.
+    body_rendered = "proposal.body_rendered"
 
 
 def payload(proposal: Proposal) -> dict[str, object]:

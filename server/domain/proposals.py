@@ -18,11 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Endorsement, Proposal, ProposalAuthor, ProposalStatus, Role, Table
-from server.domain import audit, proposal_versions, texts, transitions
+from server.domain import audit, documents, proposal_bodies, proposal_versions, texts, transitions
 from server.domain.actions import Actor
 from server.domain.agenda import DESCRIPTION_LIMIT
-from server.domain.edits import check_version
-from server.domain.errors import Forbidden, Invalid
+from server.domain.errors import Forbidden, Invalid, stale
 from server.domain.keys import already_made
 from server.domain.meetings import check_title, lock_table
 from server.domain.proposal_basics import (
@@ -63,6 +62,7 @@ __all__ = [
     "Comparison",
     "ProposalEvent",
     "ProposalText",
+    "Saved",
     "action_from",
     "add_comment",
     "authors_of",
@@ -85,6 +85,7 @@ __all__ = [
     "parse_text",
     "private_authors",
     "proposals_of",
+    "save_draft",
     "set_status",
     "update_draft",
     "versions_of",
@@ -171,9 +172,20 @@ async def create_proposal(
     await session.flush()
     session.add_all(ProposalAuthor(proposal_id=proposal.id, organisation_id=o.id) for o in organisations)
     await session.flush()
+    await proposal_bodies.create_document(session, proposal, actor.user_id)  # seeded once, from this text
     await proposal_versions.save_version(session, proposal, actor, "saved")  # the first draft is version 1
     await audit.record(session, ProposalEvent.created, actor_id=actor.user_id, table_id=table.id, **payload(proposal))
     return proposal
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A draft saved from its form: the proposal, and the update its body's document stored (to
+    relay to the live rooms once committed: `Rooms.publish(document_id, update_id)`)."""
+
+    proposal: Proposal
+    document_id: int
+    update_id: int | None
 
 
 async def update_draft(
@@ -184,11 +196,34 @@ async def update_draft(
     *,
     version: int,
     actor: Actor,
+    base: str | None = None,
     save_version: bool = False,
 ) -> Proposal:
-    """Change a draft's text (co-authors only); with `save_version`, also keep it as a numbered version.
+    """Change a draft's text (co-authors only); with `save_version`, also keep it as a numbered version."""
+    saved = await save_draft(
+        session, table, proposal_id, text, version=version, actor=actor, base=base, save_version=save_version
+    )
+    return saved.proposal
 
-    The same text again is a no-op (a saved version is not repeated either); a stale edit is 409.
+
+async def save_draft(
+    session: AsyncSession,
+    table: Table,
+    proposal_id: int,
+    text: ProposalText,
+    *,
+    version: int,
+    actor: Actor,
+    base: str | None = None,
+    save_version: bool = False,
+) -> Saved:
+    """Save a draft from its form (co-authors only); with `save_version`, also keep it as a numbered version.
+
+    The body is a collaborative document: what changed from `base` (the text the form was loaded
+    with) to the text typed is applied to it as a difference, so that the document keeps every edit
+    that reached it and that this form did not touch. A body changed since `base` is stale (409), as
+    are a title or a summary changed since `version`; without `base` (a caller outside a form),
+    `version` guards the body too. The same text again is a no-op (a saved version is not repeated).
     """
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
@@ -196,31 +231,55 @@ async def update_draft(
         raise Forbidden(_("Only members of a co-authoring organisation can edit this proposal."))
     if proposal.status is not ProposalStatus.draft:
         raise Invalid({"status": _("Only a draft can be edited.")})
-    unchanged = (proposal.title, proposal.summary, proposal.body) == (text.title, text.summary, text.body)
-    if unchanged and not save_version:
-        return proposal
-    if not unchanged:
-        check_version(session, proposal, version, _stale_message())
+    document = await proposal_bodies.document_of(session, proposal)
+    current = await documents.text_of(session, document.id)
+    fields_changed = (proposal.title, proposal.summary) != (text.title, text.summary)
+    # A form's text comes without the blank lines around it (parse_text): those of the document stay.
+    typed = _around(current, documents.clean(text.body))
+    body_changed = typed != current
+    if not (fields_changed or body_changed or save_version):
+        return Saved(proposal, document.id, None)
+    stale_fields = fields_changed and proposal.version != version
+    body_base_moved = current != documents.clean(base) if base is not None else proposal.version != version
+    stale_body = body_changed and body_base_moved
+    if stale_fields or stale_body:
+        await proposal_bodies.store_body(session, proposal, current)  # what the page shows as it is now
+        raise stale(session, _stale_message(), proposal)
+    update_id = None
+    if body_changed:
+        # The document holds `base` (checked above, under its lock): the difference from it is applied.
+        await documents.apply_text(session, document.id, base=current, new=typed, user_id=actor.user_id)
+        update_id = await proposal_bodies.latest_update_id(session, document.id)
+    if fields_changed or body_changed:
         proposal.title, proposal.summary = text.title, text.summary
-        await texts.write(session, proposal, body=text.body)
+        await texts.write(session, proposal, body=await documents.text_of(session, document.id))
         await session.flush()
     if save_version:
-        saved = await proposal_versions.keep_version(session, proposal, actor, "saved")
-        if saved is not None:
+        kept = await proposal_versions.keep_version(session, proposal, actor, "saved")
+        if kept is not None:
             await audit.record(
                 session,
                 ProposalEvent.version_saved,
                 actor_id=actor.user_id,
                 table_id=table.id,
-                number=saved.number,
+                number=kept.number,
                 **payload(proposal),
             )
-            return proposal
-    if not unchanged:
+            return Saved(proposal, document.id, update_id)
+    if fields_changed or body_changed:
         await audit.record(
             session, ProposalEvent.updated, actor_id=actor.user_id, table_id=table.id, **payload(proposal)
         )
-    return proposal
+    return Saved(proposal, document.id, update_id)
+
+
+def _around(current: str, body: str) -> str:
+    """`body` with the whitespace that surrounds the text of `current`."""
+    stripped = current.strip()
+    if not stripped:
+        return body
+    start = current.index(stripped)
+    return current[:start] + body + current[start + len(stripped) :]
 
 
 async def set_status(
@@ -235,7 +294,8 @@ async def set_status(
 ) -> Proposal:
     """Move a proposal along: authors submit and withdraw, the chair leads discussion and outcome.
 
-    Submitting keeps the text as a numbered version. Asking for the status it already has is a
+    Submitting keeps the text as a numbered version; leaving the draft (submitted or withdrawn)
+    freezes the body's document, whose sockets the caller then closes. Asking for the status it already has is a
     no-op; an illegal transition (rejected back to draft, say) is refused.
     """
     await lock_table(session, table.id)
@@ -261,6 +321,8 @@ async def set_status(
             raise Invalid({"outcome": _("Write the outcome of the discussion.")})
         if outcome:
             await texts.write(session, proposal, outcome=outcome)
+        if before is ProposalStatus.draft:  # its text is no longer edited: frozen as stored
+            await proposal_bodies.freeze_body(session, proposal)
 
     changed = await transitions.change_status(
         session,
