@@ -196,7 +196,8 @@ def test_a_form_save_is_applied_as_a_difference_and_keeps_a_concurrent_edit(boar
     in_flight = replica_edit(seed, document, lambda t: t.insert(BODY.index("paragrafo.") + 9, " importante"))
     rewritten = BODY.replace("Secondo paragrafo.", "Secondo paragrafo, riscritto.")
     saved = save(seed, board, proposal, rewritten, BODY)
-    assert saved.document_id == document.id and saved.update_id is not None
+    assert saved.document_id == document.id
+    assert saved.update_id is not None
     assert board.current(Proposal, proposal.id).body == rewritten
     again = save(seed, board, proposal, rewritten, BODY)  # the same form sent twice: nothing more
     assert again.update_id is None
@@ -223,12 +224,17 @@ def test_a_form_based_on_an_older_text_is_stale_and_shows_the_text_as_it_is_now(
 def test_keeping_a_version_snapshots_the_document_when_it_differs_from_the_last(board, seed):
     proposal = draft(board, seed)
     document = document_of(seed, proposal)
-    keep = lambda who: seed.run(lambda s: proposal_bodies.keep_version(s, board.table, proposal.id, actor=who))  # noqa: E731
+
+    def keep(who):
+        return seed.run(lambda s: proposal_bodies.keep_version(s, board.table, proposal.id, actor=who))
+
     same = keep(author(board))
-    assert same.version is None and same.last.number == 1, "the first draft is version 1 already"
+    assert same.version is None
+    assert same.last.number == 1, "the first draft is version 1 already"
     text = type_in(seed, document, lambda t: t.insert(len(BODY), "\n\nAggiunta."), board.member.id)
     kept = keep(author(board))
-    assert kept.version.number == 2 and kept.version.body == text
+    assert kept.version.number == 2
+    assert kept.version.body == text
     assert len(board.events(ProposalEvent.version_saved.value)) == 1
     with pytest.raises(Forbidden):
         keep(Actor(board.secretary.id, Role.secretary))
