@@ -17,8 +17,9 @@ from __future__ import annotations
 import bisect
 import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, TypeAlias
 
 import pycrdt
@@ -39,6 +40,14 @@ _CHAR_DIFF_LIMIT = 4_000
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 YDoc: TypeAlias = pycrdt.Doc[Any]
+
+
+class DocumentAccess(Enum):
+    """What a person may do with a document: nothing (it is not there for them), read it, or edit it."""
+
+    none = "none"
+    read = "read"
+    edit = "edit"
 
 
 class DocumentTooLarge(DomainError):
@@ -122,13 +131,18 @@ async def get(session: AsyncSession, document_id: int) -> Document | None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-async def stored(session: AsyncSession, document_id: int, *, after: int | None = None) -> list[StoredUpdate]:
-    """The document's stored updates in the order they were stored (those after row `after` only)."""
+async def stored(
+    session: AsyncSession, document_id: int, *, after: int | None = None, ids: Collection[int] | None = None
+) -> list[StoredUpdate]:
+    """The document's stored updates in the order they were stored (those after row `after`, or
+    those of the rows `ids` still there, only)."""
     query = select(DocumentUpdate.id, DocumentUpdate.data, DocumentUpdate.user_id).where(
         DocumentUpdate.document_id == document_id
     )
     if after is not None:
         query = query.where(DocumentUpdate.id > after)
+    if ids is not None:
+        query = query.where(DocumentUpdate.id.in_(list(ids)))
     rows = await session.execute(query.order_by(DocumentUpdate.id))
     return [StoredUpdate(row_id, bytes(data), user_id) for row_id, data, user_id in rows]
 

@@ -6,6 +6,7 @@ message stays far below PostgreSQL's 8,000-byte NOTIFY limit and carries nothing
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 
@@ -39,7 +40,37 @@ class Revoke:
     code: int = 4401
 
 
-Note = Changed | Present | Revoke
+@dataclass(frozen=True)
+class DocumentUpdated:
+    """A collaborative document stored an update: row `update_id` of its log (relayed by
+    reference, never by content: an update may be megabytes). `instance` is the one whose room
+    already relayed it ("" when none did: the no-JavaScript save)."""
+
+    document_id: int
+    update_id: int
+    instance: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentAwareness:
+    """Who is in a document and where their cursor is (a y-protocols awareness update), for the
+    other instances' rooms; small enough to travel inline, or not sent at all."""
+
+    document_id: int
+    instance: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DocumentClosed:
+    """Close every socket of a document, on every instance, with `code` (the text was frozen)."""
+
+    document_id: int
+    code: int
+
+
+Note = Changed | Present | Revoke | DocumentUpdated | DocumentAwareness | DocumentClosed
+DocumentNote = DocumentUpdated | DocumentAwareness | DocumentClosed
 
 
 def encode(note: Note) -> bytes:
@@ -60,8 +91,15 @@ def encode(note: Note) -> bytes:
             "full": note.full,
             "tables": {str(k): v for k, v in note.tables.items()},
         }
-    else:
+    elif isinstance(note, Revoke):
         body = {"t": "revoke", "session": note.session, "code": note.code}
+    elif isinstance(note, DocumentUpdated):
+        body = {"t": "doc", "doc": note.document_id, "row": note.update_id, "i": note.instance}
+    elif isinstance(note, DocumentAwareness):
+        data = base64.b64encode(note.data).decode()
+        body = {"t": "doc-aw", "doc": note.document_id, "i": note.instance, "data": data}
+    else:
+        body = {"t": "doc-close", "doc": note.document_id, "code": note.code}
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -76,4 +114,10 @@ def decode(message: bytes) -> Note:
         return Present(body["i"], tables, bool(body.get("full")))
     if kind == "revoke":
         return Revoke(body["session"], int(body.get("code", 4401)))
+    if kind == "doc":
+        return DocumentUpdated(int(body["doc"]), int(body["row"]), str(body.get("i", "")))
+    if kind == "doc-aw":
+        return DocumentAwareness(int(body["doc"]), str(body["i"]), base64.b64decode(body["data"]))
+    if kind == "doc-close":
+        return DocumentClosed(int(body["doc"]), int(body["code"]))
     raise ValueError(f"unknown live message {kind!r}")

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Table
-from server.views.audience import Screen
+from server.db.models import Document, DocumentKind, Table
+from server.domain.documents import DocumentAccess as DocumentAccess  # the bindings' answer, named here too
+from server.views.audience import Audience, Screen
 from server.views.regions import Region
 
 # A sentence for an event: its text with {placeholders} for the payload, or a function of the
@@ -26,6 +27,26 @@ Sentence = str | Callable[[dict[str, Any]], str]
 PrivateQuery = Callable[[AsyncSession, int], Awaitable[Mapping[int, frozenset[int]]]]
 # Checks a list screen's filters (raises BadQuery), as the page itself would refuse them.
 FilterCheck = Callable[[AsyncSession, Table, Screen], Awaitable[None]]
+# What a person (their audience on the table, their user id) may do with a collaborative document.
+DocumentAccessRule = Callable[[AsyncSession, Document, Audience, int], Awaitable[DocumentAccess]]
+# Told the document's current (stored) text and who edited it since the last call.
+DocumentChanged = Callable[[AsyncSession, Document, str, frozenset[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class DocumentBinding:
+    """How the area that owns a kind of collaborative document ties it to its records
+    (server/live/documents.py calls both; docs/architecture.md, "Collaborative documents").
+
+    `access` is asked at the `/ws/docs` handshake: `none` refuses the socket (4404), `read` lets
+    the person follow the document (their updates are dropped), `edit` lets them write.
+    `changed` is called by the room that stored the updates, at most once a second while people
+    type, inside a write transaction, with the stored text and the editors since the last call:
+    the area renders and stores the text and lets the hub push it.
+    """
+
+    access: DocumentAccessRule
+    changed: DocumentChanged | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,9 @@ class Area:
     # Record kind -> the query of its records still private to some organisations (id -> the
     # organisations that may see it): pages, lists, history and pushes hide them from others.
     private_records: Mapping[str, PrivateQuery] = field(default_factory=dict)
+    # The kinds of collaborative document (server/db/models/documents.py) this area owns, and how
+    # their access and their rendering work.
+    documents: Mapping[DocumentKind, DocumentBinding] = field(default_factory=dict)
 
     def kinds(self) -> list[str]:
         """Every event kind the area declares, on a table or not."""

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Event, Table
+from server.db.models import DocumentKind, Event, Table
 from server.domain.errors import NotFound
 from server.i18n import _
-from server.views import actions, meetings, proposals, site, tables
-from server.views.area import Area, ScreenKind, Sentence
+from server.views import actions, documents, meetings, proposals, site, tables
+from server.views.area import Area, DocumentBinding, ScreenKind, Sentence
 from server.views.audience import Audience, Screen
 from server.views.labels import role_label
 from server.views.regions import Private, Region
@@ -42,6 +42,10 @@ class Catalog:
         self.kinds = {kind for area in self.areas for kind in area.kinds()}
         self.membership: dict[str, bool] = {k: lost for area in self.areas for k, lost in area.membership.items()}
         self._affected = {kind: self._touching(kind) for kind in self.kinds}
+        # Each kind of collaborative document, bound by the area that owns it (else by its default).
+        self.documents: dict[DocumentKind, DocumentBinding] = dict(documents.DEFAULTS)
+        for area in self.areas:
+            self.documents.update(area.documents)
 
     def _touching(self, kind: str) -> tuple[Region, ...]:
         return tuple(r for r in self.regions.values() if r.every_event or kind in r.follows)
