@@ -268,3 +268,26 @@ def test_withdrawing_a_draft_freezes_its_text_too(board, seed):
     )
     assert document_of(seed, proposal).frozen_at is not None
     assert seed.run(lambda s: s.scalar(select(func.count(Event.id)).where(Event.kind == "proposal.body_edited"))) == 0
+
+
+# --- the demo ---------------------------------------------------------------------------------------
+
+
+async def test_the_demo_drafts_are_documents_edited_by_different_co_authors(database_url, database):
+    from tests.test_demo import run_demo
+
+    result = run_demo(database_url)
+    assert result.exit_code == 0, result.output
+    async with database.read() as session:
+        drafts = (await session.scalars(select(Proposal).where(Proposal.status == ProposalStatus.draft))).all()
+        edited = []
+        for proposal in drafts:
+            document = await documents.find(session, DocumentKind.proposal_body, proposal.id)
+            assert document is not None, proposal.title
+            stored = await documents.stored(session, document.id)
+            authors = {row.user_id for row in stored[1:]}  # after the seed, the co-authors' edits
+            if len(authors) >= 2:
+                edited.append(proposal)
+            assert await documents.text_of(session, document.id) == proposal.body, "rendered as stored"
+    assert len(edited) >= 2, [p.title for p in drafts]
+    assert all("<" in p.body_html for p in edited)

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import ProposalStatus, Role, Table
+from server.db.models import Proposal, ProposalStatus, Role, Table
 from server.demo.world import DemoWorld
-from server.domain import actions, proposals
+from server.domain import actions, documents, proposal_bodies, proposals
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class DemoProposal:
     endorsed_by: list[str] = field(default_factory=list)  # people endorsing for their organisation
     comments: list[tuple[str, str]] = field(default_factory=list)  # (person, text)
     revised_body: str = ""  # a second text kept as a version before submission
+    # Edits of a draft's body by its co-authors, in turn: (person, text replaced, its replacement).
+    edits: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 async def seed(session: AsyncSession, world: DemoWorld) -> None:
@@ -60,6 +62,8 @@ async def _proposal(session: AsyncSession, world: DemoWorld, table: Table, demo_
         proposal = await proposals.update_draft(
             session, table, proposal.id, revised, version=proposal.version, actor=author
         )
+    for local, old, new in demo_proposal.edits:
+        await _edit(session, world, proposal, local, old, new)
     for status in PATH.get(demo_proposal.status, []):
         who = author if status in ("submitted", "withdrawn") else chair
         outcome = demo_proposal.outcome if status in ("approved", "rejected") else ""
@@ -73,6 +77,19 @@ async def _proposal(session: AsyncSession, world: DemoWorld, table: Table, demo_
             for local, comment in demo_proposal.comments:
                 commenter = actions.Actor(world.users[local].id, Role.chair if local == demo.chair else Role.member)
                 await proposals.add_comment(session, table, proposal.id, comment, actor=commenter)
+
+
+async def _edit(session: AsyncSession, world: DemoWorld, proposal: Proposal, local: str, old: str, new: str) -> None:
+    """A co-author's edit of the body's document: one real Yjs update (the difference, as pycrdt
+    makes it), stored with its author; then rendered and recorded as the live room does."""
+    editor = world.users[local].id
+    document = await proposal_bodies.document_of(session, proposal)
+    current = await documents.text_of(session, document.id)
+    if old not in current:
+        raise ValueError(f"the demo edit by {local} replaces {old!r}, which the text does not hold")
+    await documents.apply_text(session, document.id, base=current, new=current.replace(old, new, 1), user_id=editor)
+    text = await documents.text_of(session, document.id)
+    await proposal_bodies.body_changed(session, document, text, frozenset({editor}))
 
 
 # What the organisations bring to the tables, in every state of a proposal.
@@ -108,8 +125,30 @@ PROPOSALS: dict[str, list[DemoProposal]] = {
         DemoProposal(
             "Promozione turistica dell'Appennino nella stagione invernale",
             "Un calendario comune di eventi e una campagna metropolitana.",
-            "Bozza in preparazione con gli operatori della montagna.",
+            "## Obiettivo\n\nBozza in preparazione con gli operatori della montagna.\n\n"
+            "## Azioni\n\n- un calendario comune degli eventi invernali\n",
             "giorgio.bernardi",
+            ["unione-reno-galliera", "ascom"],
+            edits=[
+                (
+                    "giorgio.bernardi",
+                    "Bozza in preparazione con gli operatori della montagna.",
+                    "Portare in Appennino, da dicembre a marzo, i visitatori della città e i turisti di "
+                    "passaggio a Bologna, con un'offerta costruita insieme agli operatori della montagna.",
+                ),
+                (
+                    "irene.stagni",
+                    "- un calendario comune degli eventi invernali",
+                    "- un calendario comune degli eventi invernali\n"
+                    "- navette nei fine settimana dalle stazioni della pianura",
+                ),
+                (
+                    "luca.cavina",
+                    "- navette nei fine settimana dalle stazioni della pianura",
+                    "- navette nei fine settimana dalle stazioni della pianura\n"
+                    "- **vetrine dell'Appennino** nei negozi del centro di Bologna",
+                ),
+            ],
         ),
     ],
     "sicurezza-lavoro": [
@@ -132,6 +171,32 @@ PROPOSALS: dict[str, list[DemoProposal]] = {
             status="rejected",
             outcome="Non accolta: la materia è di competenza nazionale; il tavolo ne farà oggetto di una "
             "lettera al Ministero.",
+        ),
+        DemoProposal(
+            "Formazione sulla sicurezza per i lavoratori stagionali",
+            "Un percorso breve e comune prima del primo giorno di lavoro.",
+            "I lavoratori stagionali dell'agricoltura e del turismo ricevono una formazione di base "
+            "sulla sicurezza prima di cominciare.\n",
+            "francesca.gamberini",
+            ["cgil", "uil"],
+            edits=[
+                (
+                    "marco.zanotti",
+                    "prima di cominciare.",
+                    "prima di cominciare, **nella loro lingua** e retribuita come orario di lavoro.",
+                ),
+                (
+                    "davide.tugnoli",
+                    "retribuita come orario di lavoro.",
+                    "retribuita come orario di lavoro.\n\nL'attestato vale per tutte le imprese "
+                    "del territorio metropolitano nella stessa stagione.",
+                ),
+                (
+                    "francesca.gamberini",
+                    "I lavoratori stagionali dell'agricoltura e del turismo ricevono",
+                    "Proponiamo che i lavoratori stagionali dell'agricoltura e del turismo ricevano",
+                ),
+            ],
         ),
     ],
     "inclusione": [

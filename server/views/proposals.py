@@ -7,17 +7,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Proposal, ProposalStatus, Table
+from server.db.models import Document, DocumentKind, Proposal, ProposalStatus, Table
 from server.db.types import utcnow
-from server.domain import audit, proposals
+from server.domain import audit, proposal_bodies, proposal_documents, proposals
+from server.domain.documents import DocumentAccess
 from server.domain.proposals import ProposalEvent
 from server.i18n import _
-from server.views.area import Area, ScreenKind, Sentence
+from server.views.area import Area, DocumentBinding, ScreenKind, Sentence
 from server.views.audience import Audience, Screen
 from server.views.meetings import AGENDA_CHANGED, MEETING_CHANGED
 from server.views.regions import Private, Region, record_of
 
-PROPOSAL_CHANGED = frozenset(ProposalEvent)
+# A rendering of the body while people type changes the body and nothing else.
+BODY_RENDERED = frozenset({ProposalEvent.body_rendered})
+PROPOSAL_CHANGED = frozenset(ProposalEvent) - BODY_RENDERED
 PRIVATE = "proposal"  # the record kind whose drafts are private to their co-authors
 
 
@@ -54,6 +57,11 @@ async def _proposal_list(session: AsyncSession, table: Table, _screen: Screen) -
 async def _proposal(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
     proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
     return {"table": table, "proposal": proposal, "authors": await proposals.authors_of(session, proposal.id)}
+
+
+async def _proposal_body(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
+    proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
+    return {"table": table, "proposal": proposal}
 
 
 async def _comments(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
@@ -94,6 +102,16 @@ PROPOSAL = Region(
     follows=PROPOSAL_CHANGED,
     narrow=_if_readable,
 )
+# The body as the server renders it: what every reader reads, and the co-authors' preview beside
+# their editor (outside the other regions, which are swapped whole while the editor stays).
+PROPOSAL_BODY = Region(
+    "proposal-body",
+    "proposals/_body.html",
+    _proposal_body,
+    record="proposal",
+    follows=frozenset({ProposalEvent.body_edited, ProposalEvent.updated, ProposalEvent.status}) | BODY_RENDERED,
+    narrow=_if_readable,
+)
 COMMENTS = Region(
     "comment-threads",
     "proposals/_comments.html",
@@ -112,7 +130,7 @@ PROPOSAL_SIDE = Region(
     narrow=_if_readable,
 )
 PROPOSAL_LIST_PAGE = (PROPOSAL_LIST,)
-PROPOSAL_PAGE = (PROPOSAL, COMMENTS, PROPOSAL_SIDE)
+PROPOSAL_PAGE = (PROPOSAL, PROPOSAL_BODY, COMMENTS, PROPOSAL_SIDE)
 
 
 def proposal_status_label(status: ProposalStatus | str) -> str:
@@ -144,8 +162,28 @@ def _sentences() -> Mapping[str, Sentence]:
         ProposalEvent.comment_hidden: _("hid a comment"),
         ProposalEvent.linked: _("linked «{title}» to the agenda"),
         ProposalEvent.status: _status_sentence,
+        ProposalEvent.body_edited: _("edited the text of «{title}»"),
+        # Never in the history (a rendering leaves no row): said only if one ever were.
+        ProposalEvent.body_rendered: _("edited the text of «{title}»"),
     }
 
+
+async def _body_access(session: AsyncSession, document: Document, audience: Audience, _user_id: int) -> DocumentAccess:
+    """Who writes and who reads a proposal's body: the rule of server/domain/proposal_documents.py
+    (the draft's co-authors write it; they, the chair and the secretary read it; from submission on,
+    everyone with a role reads it), which is also the page's."""
+    return await proposal_documents.access(
+        session, document, role=audience.role, organisation_id=audience.organisation_id, is_admin=audience.is_admin
+    )
+
+
+async def _body_changed(session: AsyncSession, document: Document, text: str, editor_ids: frozenset[int]) -> None:
+    """The room stored the co-authors' updates: render the body, store it, record the editing
+    sessions; the proposal-body region follows (server/domain/proposal_bodies.py)."""
+    await proposal_bodies.body_changed(session, document, text, editor_ids)
+
+
+BODY_DOCUMENT = DocumentBinding(access=_body_access, changed=_body_changed)
 
 AREA = Area(
     name="proposals",
@@ -159,5 +197,6 @@ AREA = Area(
     template_globals={"proposal_status_label": proposal_status_label},
     routes=("server.web.proposals",),
     private_records={PRIVATE: proposals.private_authors},
+    documents={DocumentKind.proposal_body: BODY_DOCUMENT},
     demo="server.demo.proposals",
 )

@@ -16,13 +16,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.db.models import Organisation, Proposal, Role
+from server.db.models import Organisation, Proposal, ProposalStatus, Role
 from server.db.session import Database
-from server.domain import inputs, proposals
+from server.domain import documents, inputs, proposal_bodies, proposal_documents, proposals
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid
 from server.domain.tables import members_of
 from server.i18n import _
+from server.live.documents import FROZEN
 from server.views.areas import CATALOG
 from server.views.audience import Screen
 from server.views.proposals import PROPOSAL_LIST_PAGE, PROPOSAL_PAGE
@@ -77,6 +78,8 @@ def _typed(form: FormData) -> dict[str, Any]:
         "body": text(form, "body", 400_000),
         "authors": [str(a) for a in form.getlist("authors")][:50],
         "client_key": text(form, "client_key", 40),
+        # The text of the body the form was loaded with: the save applies what changed from it.
+        "base": text(form, "base", 400_000),
     }
 
 
@@ -147,7 +150,15 @@ async def _own_proposal(request: Request, access: TableAccess) -> Proposal:
 
 async def edit_proposal(request: Request, access: TableAccess) -> Response:
     proposal = await _own_proposal(request, access)
-    form = {"title": proposal.title, "summary": proposal.summary, "body": proposal.body, "version": proposal.version}
+    async with _db(request).read() as session:
+        body = await proposal_bodies.current_body(session, proposal)
+    form = {
+        "title": proposal.title,
+        "summary": proposal.summary,
+        "body": body,
+        "base": body,
+        "version": proposal.version,
+    }
     return await _form(request, access, form, proposal=proposal)
 
 
@@ -157,19 +168,32 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
     proposal = await _own_proposal(request, access)
     save_version = form.get("save_version") == "on"
 
+    saved: list[proposals.Saved] = []  # what the save stored, for `done` to relay
+
     async def change(session: AsyncSession, text_values: proposals.ProposalText, version: int) -> Proposal:
-        return await proposals.update_draft(
+        outcome = await proposals.save_draft(
             session,
             access.table,
             proposal.id,
             text_values,
             version=version,
+            base=typed["base"],
             actor=_actor(access),
             save_version=save_version,
         )
+        saved.append(outcome)
+        return outcome.proposal
 
     async def form_page(form: dict[str, Any], current: Proposal | None, status: int) -> Response:
+        if current is not None:  # saving again is based on the text as it is now, shown beside
+            form = {**form, "base": current.body}
         return await _form(request, access, form, proposal=proposal, current=current, status=status)
+
+    async def done(_proposal: Proposal) -> Response:
+        update_id = saved[-1].update_id
+        if update_id is not None:  # the editors' rooms take the change like any other update
+            await request.app.state.documents.publish(saved[-1].document_id, update_id)
+        return redirect(_url(access, proposal.id))
 
     return await save_edit(
         request,
@@ -178,8 +202,24 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
         change=change,
         record=Proposal,
         form_page=form_page,
-        done=lambda _saved: redirect(_url(access, proposal.id)),
+        done=done,
     )
+
+
+async def keep_version(request: Request, access: TableAccess) -> Response:
+    """ "Keep this version": the text as it is now becomes the next numbered version, unless the
+    last one already holds it (then the page says so)."""
+    try:
+        async with _db(request).transaction() as session:
+            kept = await proposal_bodies.keep_version(
+                session, access.table, _proposal_id(request), actor=_actor(access)
+            )
+    except Invalid as exc:
+        return await _page_with(request, access, 422, message=" ".join(exc.errors.values()))
+    if kept.version is None and kept.last is not None:
+        message = _("Nothing changed since version {number}: no new version was kept.").format(number=kept.last.number)
+        return await _page_with(request, access, 200, message=message)
+    return redirect(_url(access, _proposal_id(request)) + "#versions")
 
 
 # --- the proposal's page --------------------------------------------------------------------------
@@ -217,15 +257,46 @@ async def _diff(request: Request, versions: list[Any]) -> dict[str, Any] | None:
     return {"old": old, "new": new, "changes": changes}
 
 
-async def proposal_page(request: Request, access: TableAccess) -> Response:
-    context = await _context(request, access, _proposal_id(request))
-    context["diff"] = await _diff(request, context["versions"])
-    return render(request, "proposals/proposal.html", context)
+async def _editor_document(request: Request, access: TableAccess, proposal: Proposal) -> dict[str, Any] | None:
+    """The document this viewer writes the body in, beside its preview, with its text as it is now
+    (for the form that stands in for the editor without JavaScript): the draft's, for the members
+    of its co-authoring organisations (None for everyone else, who read the rendered body).
+
+    A proposal made before documents existed gets its document here, the first time one of its
+    co-authors opens it (seeded once from its body; two co-authors opening it at once make one).
+    """
+    user_id = access.viewer.user_id
+    if user_id is None or proposal.status is not ProposalStatus.draft:
+        return None
+    async with _db(request).read() as session:
+        if not await proposals.is_author(session, access.table, proposal, _actor(access)):
+            return None
+        document = await documents.find(session, proposal_bodies.KIND, proposal.id)
+    if document is None:
+        async with _db(request).transaction() as session:
+            document = await proposal_bodies.document_of(session, proposal)
+    async with _db(request).read() as session:
+        audience = access.audience
+        allowed = await proposal_documents.access(
+            session, document, role=audience.role, organisation_id=audience.organisation_id, is_admin=audience.is_admin
+        )
+        if allowed is not documents.DocumentAccess.edit:
+            return None
+        return {"id": document.id, "text": await documents.text_of(session, document.id)}
+
+
+async def _page(request: Request, access: TableAccess, status: int, context: dict[str, Any], **extra: Any) -> Response:
+    editor = await _editor_document(request, access, context["proposal"])
+    return render(request, "proposals/proposal.html", {**context, "editor": editor, **extra}, status)
 
 
 async def _page_with(request: Request, access: TableAccess, status: int, **extra: Any) -> Response:
+    return await _page(request, access, status, await _context(request, access, _proposal_id(request)), **extra)
+
+
+async def proposal_page(request: Request, access: TableAccess) -> Response:
     context = await _context(request, access, _proposal_id(request))
-    return render(request, "proposals/proposal.html", {**context, **extra}, status)
+    return await _page(request, access, 200, context, diff=await _diff(request, context["versions"]))
 
 
 async def set_status(request: Request, access: TableAccess) -> Response:
@@ -246,11 +317,21 @@ async def set_status(request: Request, access: TableAccess) -> Response:
         )
 
     moved = await attempt(request, change, as_it_is_now=_("This is the proposal as it is now: check it and try again."))
+    if not isinstance(moved, Refused) and moved.status is not ProposalStatus.draft:
+        await _close_document(request, moved)
     if isinstance(moved, Refused):
         # The outcome typed comes back beside a refusal (422), not with the proposal as it is now (409).
         typed = {"outcome_typed": outcome} if moved.status == 422 else {}
         return await _page_with(request, access, moved.status, message=moved.message, **typed)
     return redirect(_url(access, _proposal_id(request)))
+
+
+async def _close_document(request: Request, proposal: Proposal) -> None:
+    """A proposal out of its draft has a frozen text: its document's sockets close, on every instance."""
+    async with _db(request).read() as session:
+        document = await documents.find(session, proposal_bodies.KIND, proposal.id)
+    if document is not None and document.frozen_at is not None:
+        await request.app.state.documents.close_document(document.id, FROZEN)
 
 
 async def endorse(request: Request, access: TableAccess) -> Response:
@@ -356,6 +437,9 @@ ROUTES = [
     TableRoute(_PROPOSAL, _seen(proposal_page), role=Role.observer, name="proposal"),
     TableRoute(_PROPOSAL, _seen(update_proposal), role=Role.member, methods=["POST"], name="update_proposal"),
     TableRoute(_PROPOSAL + "/modifica", _seen(edit_proposal), role=Role.member, name="edit_proposal"),
+    TableRoute(
+        _PROPOSAL + "/versioni", _seen(keep_version), role=Role.member, methods=["POST"], name="keep_proposal_version"
+    ),
     TableRoute(_PROPOSAL + "/stato", _seen(set_status), role=Role.member, methods=["POST"], name="set_proposal_status"),
     TableRoute(_PROPOSAL + "/sostegno", _seen(endorse), role=Role.member, methods=["POST"]),
     TableRoute(_PROPOSAL + "/sostegno/ritira", _seen(withdraw_endorsement), role=Role.member, methods=["POST"]),
