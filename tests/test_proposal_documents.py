@@ -19,6 +19,7 @@ from server.domain.actions import Actor
 from server.domain.documents import DocumentFrozen
 from server.domain.errors import Forbidden, Invalid, Stale
 from server.domain.proposal_basics import ProposalEvent
+from tests.support import css, field_value, login, one, post_form, texts
 
 BODY = "# Saldi\n\nPrimo paragrafo.\n\nSecondo paragrafo."
 TEXT = proposals.parse_text(title="Saldi in una data unica", summary="Una data comune.", body=BODY)
@@ -291,3 +292,174 @@ async def test_the_demo_drafts_are_documents_edited_by_different_co_authors(data
             assert await documents.text_of(session, document.id) == proposal.body, "rendered as stored"
     assert len(edited) >= 2, [p.title for p in drafts]
     assert all("<" in p.body_html for p in edited)
+
+
+# --- the page (web) ---------------------------------------------------------------------------------
+# `board` is seeded straight into the test's database (db_seed); the client's app reads the same one.
+
+
+def page_of(board, proposal, path=""):
+    return f"/tavoli/{board.table.slug}/proposte/{proposal.id}{path}"
+
+
+def rows_of(seed, document):
+    return len(seed.run(lambda s: documents.stored(s, document.id)))
+
+
+def test_a_co_author_gets_the_editor_beside_the_preview_and_the_form_without_javascript(client, board, seed):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    login(client, "member@example.org")
+    page = client.get(page_of(board, proposal)).text
+    mount = one(page, "[data-doc-editor]")
+    assert mount.attributes["data-document-id"] == str(document.id)
+    assert mount.attributes["data-socket-url"] == f"/ws/docs/{document.id}"
+    assert "editor" in one(page, "script[src*='editor']").attributes["src"]
+    assert "<h1>Saldi</h1>" in one(page, "#proposal-body").html, "the preview is the server's rendering"
+    fallback = one(page, f"form[data-editor-fallback='{document.id}']")
+    assert one(fallback.html, "textarea[name=body]").text() == BODY
+    assert one(fallback.html, "input[name=base]").attributes["value"] == BODY
+    assert css(page, f"form[action='{page_of(board, proposal, '/versioni')}']"), "'Keep this version'"
+
+
+@pytest.mark.parametrize("email", ["chair@example.org", "secretary@example.org"])
+def test_the_chair_and_the_secretary_read_the_draft_s_preview_without_an_editor(client, board, seed, email):
+    proposal = draft(board, seed)
+    login(client, email)
+    page = client.get(page_of(board, proposal)).text
+    assert "<h1>Saldi</h1>" in one(page, "#proposal-body").html
+    assert css(page, "[data-doc-editor]") == []
+    assert css(page, "form[data-editor-fallback]") == []
+    assert css(page, "script[src*='editor']") == [], "the editor's island loads only where someone edits"
+
+
+@pytest.mark.parametrize("email", ["member.cna@example.org", "observer@example.org"])
+def test_others_do_not_see_a_draft_nor_act_on_its_text(client, board, seed, email):
+    seed.person(board.table, Role.member, "member.cna@example.org", board.cna)
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    login(client, email)
+    assert client.get(page_of(board, proposal)).status_code == 404
+    save = post_form(client, page_of(board, proposal), {**TEXT.__dict__, "version": "1", "base": BODY}, page="/")
+    keep = post_form(client, page_of(board, proposal, "/versioni"), {}, page="/")
+    assert {save.status_code, keep.status_code} <= {403, 404}
+    assert rows_of(seed, document) == 1
+    assert len(seed.run(lambda s: proposals.versions_of(s, proposal.id))) == 1
+
+
+def test_a_proposal_made_before_documents_gets_one_when_a_co_author_opens_it(client, board, seed):
+    proposal = draft(board, seed)
+    seed.run(lambda s: s.execute(delete(Document)))
+    login(client, "chair@example.org")  # a reader: the page needs no document, and makes none
+    assert client.get(page_of(board, proposal)).status_code == 200
+    assert document_of(seed, proposal) is None
+    login(client, "member@example.org")
+    first = one(client.get(page_of(board, proposal)).text, "[data-doc-editor]").attributes["data-document-id"]
+    again = one(client.get(page_of(board, proposal)).text, "[data-doc-editor]").attributes["data-document-id"]
+    assert first == again == str(document_of(seed, proposal).id)
+    assert text_of(seed, document_of(seed, proposal)) == BODY
+    assert rows_of(seed, document_of(seed, proposal)) == 1
+
+
+def test_the_form_save_keeps_an_edit_made_meanwhile_through_the_document(client, board, seed):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    login(client, "member@example.org")
+    page = client.get(page_of(board, proposal)).text
+    form = {
+        "title": TEXT.title,
+        "summary": TEXT.summary,
+        "version": field_value(page, "version"),
+        "base": field_value(page, "base"),
+        "body": BODY.replace("Secondo paragrafo.", "Secondo paragrafo, riscritto."),
+    }
+    # Another co-author's browser typed in the first paragraph; its update reaches the store after the save.
+    in_flight = replica_edit(seed, document, lambda t: t.insert(BODY.index("paragrafo.") + 9, " importante"))
+    saved = post_form(client, page_of(board, proposal), form, page=page_of(board, proposal))
+    assert saved.status_code == 303
+    seed.run(lambda s: documents.append(s, document.id, in_flight, board.member.id))
+    assert text_of(seed, document) == "# Saldi\n\nPrimo paragrafo importante.\n\nSecondo paragrafo, riscritto."
+    assert rows_of(seed, document) == 3, "the seed, the form's difference, the other co-author's edit"
+
+
+@pytest.mark.parametrize("path", ["", "/modifica"])
+def test_a_form_loaded_before_someone_typed_is_409_with_both_texts(client, board, seed, path):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    login(client, "member@example.org")
+    page = client.get(page_of(board, proposal, path)).text
+    now = type_in(seed, document, lambda t: t.insert(0, "Nota della CGIL. "), board.member.id)
+    form = {
+        "title": TEXT.title,
+        "summary": TEXT.summary,
+        "version": field_value(page, "version"),
+        "base": field_value(page, "base"),
+        "body": "Il mio testo.",
+    }
+    stale = post_form(client, page_of(board, proposal), form, page=page_of(board, proposal))
+    assert stale.status_code == 409
+    assert one(stale.text, "textarea[name=body]").text() == "Il mio testo.", "what the person typed is kept"
+    assert "Nota della CGIL." in one(stale.text, ".current-version").text(), "beside the text as it is now"
+    assert field_value(stale.text, "base") == now, "saving again is based on the text as it is now"
+    assert rows_of(seed, document) == 2
+    assert text_of(seed, document) == now
+    again = post_form(client, page_of(board, proposal), {**form, "base": now}, page=page_of(board, proposal))
+    assert again.status_code == 303
+    assert text_of(seed, document) == "Il mio testo."
+
+
+def test_keep_this_version_from_the_page(client, board, seed):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    login(client, "member@example.org")
+    keep = page_of(board, proposal, "/versioni")
+    same = post_form(client, keep, {}, page=page_of(board, proposal))
+    assert same.status_code == 200
+    assert "Nulla è cambiato dalla versione 1" in one(same.text, "#proposal").text()
+    type_in(seed, document, lambda t: t.insert(len(BODY), "\n\nAggiunta."), board.member.id)
+    assert post_form(client, keep, {}, page=page_of(board, proposal)).status_code == 303
+    versions = seed.run(lambda s: proposals.versions_of(s, proposal.id))
+    assert [v.body for v in versions] == [BODY, BODY + "\n\nAggiunta."]
+    compared = client.get(page_of(board, proposal), params={"da": "1", "a": "2"}).text
+    assert "Aggiunta." in one(compared, "#diff ins").text()
+    login(client, "chair@example.org")
+    assert post_form(client, keep, {}, page=page_of(board, proposal)).status_code == 403
+
+
+def test_submitting_closes_the_text_for_everyone(client, board, seed):
+    seed.person(board.table, Role.member, "member.cna@example.org", board.cna)
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    text = type_in(seed, document, lambda t: t.insert(len(BODY), " Fine."), board.member.id)
+    login(client, "member@example.org")
+    page = client.get(page_of(board, proposal)).text
+    submit = {"status": "submitted", "version": str(proposal.version)}
+    assert (
+        post_form(client, page_of(board, proposal, "/stato"), submit, page=page_of(board, proposal)).status_code == 303
+    )
+    assert document_of(seed, proposal).frozen_at is not None
+    after = client.get(page_of(board, proposal)).text
+    assert css(after, "[data-doc-editor]") == []
+    assert "Fine." in one(after, "#proposal-body").text()
+    late = {
+        "title": TEXT.title,
+        "summary": TEXT.summary,
+        "version": field_value(page, "version"),
+        "base": field_value(page, "base"),
+        "body": "Troppo tardi.",
+    }
+    assert post_form(client, page_of(board, proposal), late, page=page_of(board, proposal)).status_code == 422
+    assert text_of(seed, document) == text
+    login(client, "member.cna@example.org")
+    assert "Fine." in one(client.get(page_of(board, proposal)).text, "#proposal-body").text()
+
+
+def test_the_page_s_history_shows_editing_sessions_not_renders(client, board, seed):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    for letter in "abcde":
+        text = type_in(seed, document, lambda t, x=letter: t.insert(0, x), board.member.id)
+        changed(seed, document, text, {board.member.id})
+    login(client, "member@example.org")
+    history = texts(client.get(page_of(board, proposal)).text, "#proposal-side li")
+    assert sum("ha modificato il testo di «Saldi in una data unica»" in line for line in history) == 1
