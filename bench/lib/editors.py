@@ -72,7 +72,7 @@ class Spec:
     editors: list[Editor]
     every_editor: dict[int, int]  # every worker's editors: client id → clock after its last edit
     observe: bool  # this worker also reads the server's document at the end
-    drain_timeout: float = 30.0
+    drain_timeout: float = 60.0  # after the typing, for a server that fell behind to catch up
 
 
 class Socket(asyncio.Protocol):
