@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pycrdt
 import pytest
+from pycrdt import create_update_message
 from sqlalchemy import delete, func, select
 
 from server.db.models import Document, DocumentKind, Event, Proposal, ProposalStatus, Role, Table
@@ -19,6 +20,7 @@ from server.domain.actions import Actor
 from server.domain.documents import DocumentFrozen
 from server.domain.errors import Forbidden, Invalid, Stale
 from server.domain.proposal_basics import ProposalEvent
+from tests.live_support import home, message_with, next_message
 from tests.support import css, field_value, login, one, post_form, texts
 
 BODY = "# Saldi\n\nPrimo paragrafo.\n\nSecondo paragrafo."
@@ -463,3 +465,31 @@ def test_the_page_s_history_shows_editing_sessions_not_renders(client, board, se
     login(client, "member@example.org")
     history = texts(client.get(page_of(board, proposal)).text, "#proposal-side li")
     assert sum("ha modificato il testo di «Saldi in una data unica»" in line for line in history) == 1
+
+
+# --- live: what the co-authors type reaches the draft's readers ---------------------------------------
+
+
+async def test_a_change_to_the_document_pushes_the_rendered_preview_to_a_reader(live_board, live_seed, people):
+    proposal = draft(live_board, live_seed)
+    document = document_of(live_seed, proposal)
+    author, chair = await people("member@example.org"), await people("chair@example.org")
+    reader = await chair.socket(f"{home(live_board)}?proposta={proposal.id}")
+    assert "Primo paragrafo." in await next_message(reader)
+    editor = await author.socket(f"/ws/docs/{document.id}")
+    update = replica_edit(live_seed, document, lambda t: t.insert(len(BODY), "\n\nTerzo **punto**."))
+    await editor.send(create_update_message(update))
+    # The room stored it and told the area, which rendered it once and started the author's session.
+    pushed = await message_with(reader, "<strong>punto</strong>")
+    assert 'id="proposal-body"' in pushed
+    assert "ha modificato il testo di «Saldi in una data unica»" in pushed
+    # The next change is in the same session: the preview alone is pushed, with no history row.
+    update = replica_edit(live_seed, document, lambda t: t.insert(len(BODY), "\n\nQuarto punto."))
+    await editor.send(create_update_message(update))
+    pushed = await message_with(reader, "Quarto punto.")
+    assert 'id="proposal-body"' in pushed
+    assert 'id="proposal-side"' not in pushed
+    assert 'id="announcer"' not in pushed
+    assert len(body_events(live_board)) == 1
+    stored = live_board.current(Proposal, proposal.id)
+    assert stored.body == BODY + "\n\nQuarto punto.\n\nTerzo **punto**."
