@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from server.domain import audit, inputs, texts
 from server.domain.edits import is_change
 from server.domain.errors import Invalid, NotFound
 from server.domain.keys import already_made
-from server.domain.meetings import check_title, get_meeting, lock_table
+from server.domain.meetings import check_title, get_meeting, lock_table, refuse_if_closed
 from server.domain.transitions import change_status
 from server.i18n import _
 
@@ -113,6 +114,22 @@ async def _check_presenter(session: AsyncSession, table: Table, presenter_id: in
         raise Invalid({"presenter": _("The presenter must be a member of the table.")})
 
 
+async def stop_discussion(session: AsyncSession, item: AgendaItem, now: datetime) -> None:
+    """Stop an item's discussion clock, and its current speaker with it."""
+    from server.domain import speakers  # the list of speakers lives on the item; this is the one link
+
+    await speakers.end_speech(session, item.id, now)  # first: its query would flush the item's change
+    if item.discussion_started_at is not None:
+        item.discussed_seconds += max(0, int((now - item.discussion_started_at).total_seconds()))
+        item.discussion_started_at = None
+
+
+def discussion_seconds(item: AgendaItem, now: datetime) -> int:
+    """How long an item has been discussed, over every spell, up to `now`."""
+    running = (now - item.discussion_started_at).total_seconds() if item.discussion_started_at else 0
+    return item.discussed_seconds + max(0, int(running))
+
+
 def _stale_message() -> str:
     return _("Someone else changed this agenda item in the meantime.")
 
@@ -133,6 +150,7 @@ async def add_item(
     """Add an item at the end of the agenda. The same form submitted twice adds it once."""
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     await _check_presenter(session, table, values.presenter_id)
     existing = await already_made(session, AgendaItem, AgendaItem.meeting_id == meeting.id, client_key)
     if existing is not None:
@@ -172,6 +190,7 @@ async def update_item(
     """Change an item's fields; the same change twice is a no-op, a stale one is refused."""
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     item = await get_item(session, meeting, item_id)
     await _check_presenter(session, table, values.presenter_id)
     current = (item.title, item.description, item.presenter_id, item.planned_minutes)
@@ -194,6 +213,7 @@ async def remove_item(
     """Take an item off the agenda (kept for the history); removing it twice is a no-op."""
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     item = await session.scalar(select(AgendaItem).where(AgendaItem.id == item_id, AgendaItem.meeting_id == meeting.id))
     if item is None:
         raise NotFound(_("This agenda item does not exist in this meeting."))
@@ -228,6 +248,7 @@ async def move_item(
     """
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     item = await get_item(session, meeting, item_id)
     items = await agenda_of(session, meeting.id)
     if not 1 <= to_position <= len(items):
@@ -267,9 +288,13 @@ async def set_status(
     """
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     item = await get_item(session, meeting, item_id)
 
-    async def one_current(_before: AgendaStatus) -> None:
+    async def one_current(before: AgendaStatus) -> None:
+        now = utcnow()
+        if before is AgendaStatus.current:
+            await stop_discussion(session, item, now)
         if status is not AgendaStatus.current:
             return
         previous = await session.scalar(
@@ -280,8 +305,10 @@ async def set_status(
             )
         )
         if previous is not None:
+            await stop_discussion(session, previous, now)
             previous.status = AgendaStatus.pending
             await session.flush()  # before the new current one, for the one-current index
+        item.discussion_started_at = now
 
     await change_status(
         session,

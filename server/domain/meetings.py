@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Attendance, Meeting, Membership, Organisation, Table
+from server.db.models import Attendance, Meeting, MeetingStatus, Membership, Organisation, Table
 from server.db.types import utcnow
 from server.domain import audit, inputs
 from server.domain.edits import is_change
@@ -27,6 +27,16 @@ class MeetingEvent(StrEnum):
     created = "meeting.created"
     updated = "meeting.updated"
     attendance_recorded = "attendance.recorded"
+    # Its life and its room (server/domain/meeting_life.py, room_links.py, quorum.py).
+    opened = "meeting.opened"
+    closed = "meeting.closed"
+    check_in_opened = "meeting.check_in_opened"
+    check_in_closed = "meeting.check_in_closed"
+    checked_in = "attendance.checked_in"
+    speaking_time_set = "meeting.speaking_time_set"
+    room_link_created = "meeting.room_link_created"
+    room_link_revoked = "meeting.room_link_revoked"
+    quorum_set = "table.quorum_set"
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,18 @@ async def lock_table(session: AsyncSession, table_id: int) -> None:
     if session.get_bind().dialect.name == "sqlite":
         return
     await session.execute(select(Table.id).where(Table.id == table_id).with_for_update())
+
+
+def closed_message() -> str:
+    return _(
+        "This meeting is closed: its agenda, attendance and speakers no longer change. Corrections go in its minutes."
+    )
+
+
+def refuse_if_closed(meeting: Meeting) -> None:
+    """A closed meeting's agenda, attendance and speakers no longer change (422, said plainly)."""
+    if meeting.status is MeetingStatus.closed:
+        raise Invalid({"meeting": closed_message()})
 
 
 async def get_meeting(session: AsyncSession, table_id: int, meeting_id: int) -> Meeting:
@@ -200,6 +222,8 @@ class AttendanceRow:
     organisation: Organisation
     present: bool
     delegates: str
+    checked_in: bool = False  # the delegate checked in from their own device
+    confirmed: bool = True  # and the secretary has since saved the sheet
 
 
 @dataclass(frozen=True)
@@ -229,8 +253,14 @@ async def attendance_of(session: AsyncSession, meeting: Meeting) -> AttendanceSh
     }
     rows = [
         AttendanceRow(
-            o, entries[o.id].present if o.id in entries else False, entries[o.id].delegates if o.id in entries else ""
+            o,
+            entries[o.id].present,
+            entries[o.id].delegates,
+            entries[o.id].checked_in_at is not None,
+            entries[o.id].confirmed,
         )
+        if o.id in entries
+        else AttendanceRow(o, False, "")
         for o in organisations
     ]
     return AttendanceSheet(rows, meeting.attendance_version)
@@ -252,6 +282,7 @@ async def record_attendance(
     """
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
+    refuse_if_closed(meeting)
     sheet = await attendance_of(session, meeting)
     known = {row.organisation.id for row in sheet.rows}
     errors = {}
@@ -264,8 +295,8 @@ async def record_attendance(
         raise Invalid(errors)
     wanted = {o: (marks.get(o, (False, ""))[0], marks.get(o, (False, ""))[1].strip()) for o in known}
     current = {row.organisation.id: (row.present, row.delegates) for row in sheet.rows}
-    if wanted == current:
-        return sheet
+    if wanted == current and all(row.confirmed for row in sheet.rows):
+        return sheet  # saving a sheet also confirms the check-ins: one with some to confirm is a change
     if sheet.version != version:
         raise Stale(_("Someone else changed the attendance in the meantime."))
     existing = {
@@ -279,7 +310,7 @@ async def record_attendance(
                 Attendance(meeting_id=meeting.id, organisation_id=organisation_id, present=present, delegates=delegates)
             )
         else:
-            entry.present, entry.delegates = present, delegates
+            entry.present, entry.delegates, entry.confirmed = present, delegates, True
     # A Core update: attendance has its own version and must not make the details' form stale.
     await session.execute(
         update(Meeting)

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import AgendaStatus, Meeting, Table
 from server.domain.agenda import AgendaEvent, agenda_of
 from server.domain.meetings import MeetingEvent, attendance_of, get_meeting, meetings_of
+from server.domain.speakers import SpeakerEvent
 from server.i18n import _
+from server.views import meeting_room
 from server.views.area import Area, ScreenKind, Sentence
 from server.views.audience import Screen
 from server.views.regions import Region, record_of
@@ -18,7 +20,9 @@ from server.views.tables import MEMBERSHIP
 
 MEETING_CHANGED = frozenset({MeetingEvent.created, MeetingEvent.updated})
 AGENDA_CHANGED = frozenset(AgendaEvent)
-ATTENDANCE_CHANGED = frozenset({MeetingEvent.attendance_recorded}) | MEMBERSHIP
+ATTENDANCE_CHANGED = frozenset({MeetingEvent.attendance_recorded, MeetingEvent.checked_in}) | MEMBERSHIP
+# The meeting's life, check-in and speaking time show in its details (server/views/meeting_room.py).
+DETAILS_CHANGED = meeting_room.LIFE | meeting_room.CHECK_IN | {MeetingEvent.speaking_time_set}
 
 
 async def _meetings(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
@@ -44,11 +48,26 @@ DETAILS = Region(
     "meetings/_details.html",
     _details,
     record="meeting",
-    follows=MEETING_CHANGED | ATTENDANCE_CHANGED,
+    follows=MEETING_CHANGED | ATTENDANCE_CHANGED | DETAILS_CHANGED,
 )
 AGENDA = Region("agenda", "meetings/_agenda.html", _agenda, record="meeting", follows=AGENDA_CHANGED)
-ATTENDANCE = Region("attendance", "meetings/_attendance.html", _details, record="meeting", follows=ATTENDANCE_CHANGED)
-MEETING_PAGE = (DETAILS, AGENDA, ATTENDANCE)
+ATTENDANCE = Region(
+    "attendance",
+    "meetings/_attendance.html",
+    _details,
+    record="meeting",
+    follows=ATTENDANCE_CHANGED | meeting_room.LIFE,
+)
+MEETING_PAGE = (
+    DETAILS,
+    AGENDA,
+    ATTENDANCE,
+    meeting_room.SPEAKERS,
+    meeting_room.TIME,
+    meeting_room.QUORUM,
+    meeting_room.LINKS,
+)
+ROOM_SCREEN = (meeting_room.ROOM,)
 
 
 def status_label(status: AgendaStatus | str) -> str:
@@ -93,16 +112,26 @@ def _sentences() -> Mapping[str, Sentence]:
         AgendaEvent.item_removed: _("removed «{title}» from the agenda of «{meeting_title}»"),
         AgendaEvent.item_moved: _("moved «{title}» to position {position} of the agenda"),
         AgendaEvent.item_status: _status_change,
+        **meeting_room.sentences(),
     }
 
 
 AREA = Area(
     name="meetings",
-    events=(MeetingEvent, AgendaEvent),
+    events=(MeetingEvent, AgendaEvent, SpeakerEvent),
     sentences=_sentences,
-    screens=(ScreenKind("meeting", MEETING_PAGE, param="seduta", model=Meeting, presence=True),),
+    screens=(
+        ScreenKind("meeting", MEETING_PAGE, param="seduta", model=Meeting, presence=True),
+        # The room screen (server/web/room.py): for a role, `?sala=ID` on the table socket.
+        ScreenKind("room", ROOM_SCREEN, param="sala", model=Meeting),
+    ),
     home_main=(MEETINGS,),
-    template_globals={"status_label": status_label, "status_actions": status_actions},
-    routes=("server.web.meetings", "server.web.agenda"),
+    template_globals={
+        "status_label": status_label,
+        "status_actions": status_actions,
+        "meeting_status_label": meeting_room.meeting_status_label,
+        "clock": meeting_room.clock,
+    },
+    routes=("server.web.meetings", "server.web.agenda", "server.web.room", "server.web.speakers"),
     demo="server.demo.meetings",
 )

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from server.db.models import Meeting, Role
 from server.db.session import Database
-from server.domain import actions, inputs, meetings
+from server.domain import actions, inputs, meeting_life, meetings
 from server.domain.errors import Invalid
 from server.i18n import TIMEZONE, _
 from server.views.areas import CATALOG
@@ -51,12 +51,15 @@ async def render_meeting_page(
         data = await CATALOG.load(session, access.table, MEETING_PAGE, Screen("meeting", meeting_id), access.audience)
         people = await people_of(session, access.table.id)
         data["present"] = await present_on(request, session, access.table)
+    membership = access.membership
     context = {
         "audience": access.audience,
         "people": people,
         "add_form": {"client_key": new_client_key()},
         "agenda_message": None,
         "attendance_message": None,
+        # Per-organisation controls (ask to speak, check in) show for this organisation (owner.js).
+        "own_organisation": membership.organisation_id if membership and membership.role is not Role.observer else None,
         **data,
         **extra,
     }
@@ -127,6 +130,8 @@ async def create_meeting(request: Request, access: TableAccess) -> Response:
             session, access.table, values, actor_id=access.viewer.user_id, client_key=typed["client_key"] or None
         )
         await actions.propose_review(session, access.table, meeting, actor_id=access.viewer.user_id)
+        # What the last closed meeting left deferred or undiscussed (server/domain/meeting_life.py).
+        await meeting_life.propose_carried(session, access.table, meeting, actor_id=access.viewer.user_id)
     return redirect(meeting_url(access, meeting.id))
 
 

@@ -11,7 +11,16 @@ from server.db.models.actions import ActionItem, ActionNote, ActionStatus
 from server.db.models.audit import Event
 from server.db.models.base import NAMING_CONVENTION, Base, RenderedMarkdown, Versioned, enum_column
 from server.db.models.documents import Document, DocumentKind, DocumentUpdate
-from server.db.models.meetings import AgendaItem, AgendaStatus, Attendance, Meeting
+from server.db.models.meetings import (
+    AgendaItem,
+    AgendaStatus,
+    Attendance,
+    Meeting,
+    MeetingStatus,
+    RoomLink,
+    Speaker,
+    SpeakerStatus,
+)
 from server.db.models.proposals import (
     Endorsement,
     Proposal,
@@ -39,6 +48,7 @@ __all__ = [
     "Event",
     "LoginAttempt",
     "Meeting",
+    "MeetingStatus",
     "Membership",
     "Organisation",
     "Proposal",
@@ -49,6 +59,9 @@ __all__ = [
     "ProposalVersion",
     "RenderedMarkdown",
     "Role",
+    "RoomLink",
+    "Speaker",
+    "SpeakerStatus",
     "Table",
     "User",
     "UserSession",

@@ -40,6 +40,10 @@ class Table(RenderedMarkdown, Versioned, Base):
     # The last sequence number handed to an event of this table (see domain.audit).
     event_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The quorum of its meetings: a number of member organisations, or a share of them in percent
+    # (at most one is set; neither: no quorum). Set with a Core update (server/domain/quorum.py).
+    quorum_number: Mapped[int | None] = mapped_column(Integer)
+    quorum_percent: Mapped[int | None] = mapped_column(Integer)
 
 
 class Membership(Versioned, Base):
