@@ -71,7 +71,7 @@ def test_a_proposals_page_shows_each_organisation_its_own_controls_and_follows_c
     chair, author, secretary = pages["chair"], pages["member"], pages["secretary"]
     chair.evaluate("() => { window.notReloaded = true; }")
 
-    edit = f'a[href="/tavoli/{board.table.slug}/proposte/{drafted.id}/modifica"]'
+    edit = f'#proposal a[href="/tavoli/{board.table.slug}/proposte/{drafted.id}/modifica"]'
     expect(author.locator(edit)).to_be_visible()  # a member sitting for CGIL, the co-author
     expect(secretary.locator(edit)).to_be_hidden()  # CNA did not write it
     expect(chair.locator(edit)).to_be_hidden()
