@@ -1,6 +1,7 @@
 """bench/docload's measurement, one per fresh process: open a stored document and report time and memory.
 
-Run as `python -m bench.lib.docopen MODE DATABASE_FILE DOCUMENT_ID`, MODE `app` or `bare`:
+Run as `python -m bench.lib.docopen MODE DATABASE_FILE DOCUMENT_ID [STATS]`, MODE `app` or `bare`
+(with STATS, the opening runs under cProfile and its stats are written there):
 - app: Tavoli's store (server.domain.documents.load in a read session of server.db.session.Database,
   whose connection is opened first), then the text;
 - bare: the same rows' bytes, read with sqlite3 before the clock starts and kept in memory, applied
@@ -13,6 +14,7 @@ text's length and SHA-256 (both modes must produce the same text).
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import gc
 import hashlib
 import json
@@ -36,12 +38,21 @@ def reset_peak() -> None:
         clear.write("5")  # resets VmHWM, the peak resident set, to the current one
 
 
+PROFILE: list[str] = []  # where to write the stats, when profiling
+
+
 def measure(run: Callable[[], str]) -> dict[str, float | int | str]:
     gc.collect()
     reset_peak()
     before = memory_kib("VmRSS")
+    profile = cProfile.Profile() if PROFILE else None
     start = time.perf_counter()
+    if profile is not None:
+        profile.enable()
     text = run()
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(PROFILE[0])
     seconds = time.perf_counter() - start
     peak = memory_kib("VmHWM")
     return {
@@ -105,4 +116,5 @@ def app(path: str, document_id: int) -> dict[str, float | int | str]:
 
 if __name__ == "__main__":
     mode, path, document_id = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    PROFILE.extend(sys.argv[4:5])
     print(json.dumps((app if mode == "app" else bare)(path, document_id)), flush=True)
