@@ -31,6 +31,9 @@ const italia = join(root, "node_modules", "bootstrap-italia", "dist");
 // The scripts: each entry is bundled on its own (no code is shared between them).
 const SCRIPTS = {
   "app.js": join(src, "app.js"),
+  // The collaborative editor (CodeMirror, Yjs, y-websocket): only on the pages that edit a
+  // document (templates/documents/_editor.html), which ask for it in their `scripts` block.
+  "editor.js": join(src, "editor.js"),
   "track-focus.js": join(italia, "plugins", "track-focus.js"),
 };
 // Our stylesheets; the files they point to (fonts) are copied with hashed names.
