@@ -2,10 +2,12 @@
 // websocket extension, and our own small modules.
 import htmx from "htmx.org";
 import "htmx-ext-ws";
+import { runClocks } from "./clock.js";
 import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
 import { followLiveConnection, keepWorkInProgress } from "./live.js";
 import { showOwnControls, signPushedForms } from "./owner.js";
+import { openRoomScreen } from "./room.js";
 
 window.htmx = htmx;
 // After a swap htmx "settles" the new elements: it copies the old element's class, style, width and
@@ -21,3 +23,5 @@ followLiveConnection(document);
 keepWorkInProgress(document);
 showOwnControls(document);
 signPushedForms(document);
+runClocks(document);
+openRoomScreen(document);
