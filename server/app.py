@@ -21,11 +21,12 @@ from server.db.session import Database
 from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
+from server.live.documents import Rooms
 from server.live.hub import Hub
 from server.markdown import MarkdownRenderer
 from server.views.areas import CATALOG
 from server.views.cache import PageCache
-from server.web import live
+from server.web import documents, live
 from server.web.assets import StaticAssets
 from server.web.errors import HANDLERS, refuse
 from server.web.security import CrossSiteMiddleware, CSRFMiddleware, SecurityHeadersMiddleware, security_headers
@@ -48,6 +49,7 @@ def routes(assets: StaticAssets | None = None) -> list[BaseRoute]:
     return [
         *declared,
         *live.ROUTES,
+        *documents.ROUTES,
         Mount("/static", app=assets or StaticAssets.empty(), name="static"),
     ]
 
@@ -73,6 +75,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         await hub.start()
         app.state.hub = hub
+        # The collaborative documents' rooms: their notes travel on the hub's broker.
+        rooms = Rooms(database, max_bytes=settings.doc_max_bytes, broker=hub.broker, instance=hub.instance)
+        hub.documents = rooms
+        app.state.documents = rooms
         # Everything loaded so far lives as long as the process: keep it out of the collector's
         # scans, which otherwise add milliseconds to the pushes that happen to trigger one.
         gc.collect()
@@ -87,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stopping.set()
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(purger, SHUTDOWN_GRACE_SECONDS)
+            await rooms.close()  # before the hub: their last writes finish, and their notes go out
             await hub.stop()
             await database.dispose()
             await markdown.close()

@@ -161,7 +161,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves Tavoli (`tavoli serve`, and the benchmarks, which measure the same server)."""
     return {
         "ws": "websockets-sansio",
-        "ws_max_size": settings.ws_max_bytes,
+        # The largest message of any socket: a document socket takes a whole document at once (a
+        # client back from offline sends all its edits in one message); the table sockets keep
+        # their own small limit (server/app.py, TABLE_SOCKET_MESSAGE_LIMIT).
+        "ws_max_size": max(settings.ws_max_bytes, settings.doc_max_bytes),
         "ws_per_message_deflate": False,  # ~45 KiB per connection, and an invitation to decompression bombs
         "ws_ping_interval": 20,
         "ws_ping_timeout": 20,

@@ -83,6 +83,14 @@ class Settings:
         65_536,
         "Largest websocket message accepted from a browser; larger ones close the socket (1009).",
     )
+    doc_max_bytes: int = _setting(
+        "TAVOLI_DOC_MAX_BYTES",
+        4_194_304,
+        "Largest size of a collaborative document (a proposal's text), in bytes of its stored "
+        "edits, and of one message on its websocket: a client back from offline sends all its "
+        "edits at once. An edit past it is refused (the socket closes with 1009) and the editor "
+        "says that the text is at its maximum size.",
+    )
     max_sockets_per_session: int = _setting(
         "TAVOLI_MAX_SOCKETS_PER_SESSION",
         20,
@@ -155,6 +163,7 @@ class Settings:
             "login_window_minutes",
             "max_body_bytes",
             "ws_max_bytes",
+            "doc_max_bytes",
             "max_sockets_per_session",
         ):
             if getattr(self, name) <= 0:

@@ -330,6 +330,10 @@ class Room:
     async def _update(self, peer: _Peer, update: bytes) -> None:
         """Store a client's update (step 2 or update); once stored, apply, relay and acknowledge it."""
         participant = peer.participant
+        if update == EMPTY_UPDATE:  # nothing to store (a step 2 from a client that has nothing new)
+            if participant.wants_ack:
+                await self._send(peer, saved_message(self.doc.get_state()))
+            return
         if not participant.may_edit or self.frozen:
             self.dropped += 1
             log.info(
@@ -338,10 +342,6 @@ class Room:
                 participant.user_id,
                 self.document_id,
             )
-            return
-        if update == EMPTY_UPDATE:
-            if participant.wants_ack:
-                await self._send(peer, saved_message(self.doc.get_state()))
             return
         try:
             documents.check_update(update)

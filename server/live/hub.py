@@ -30,6 +30,7 @@ from server.domain.presence import presence_people
 from server.live import wire
 from server.live.brokers import Broker
 from server.live.connection import NO_ACCESS, RECONNECT, SESSION_ENDED, Connection, Frame
+from server.live.documents import DocumentSocket, Rooms
 from server.live.presence import HEARTBEAT, Presence
 from server.live.rendering import Renderings, events_of, load_regions, private_if_needed
 from server.views.areas import CATALOG
@@ -78,6 +79,9 @@ class Hub:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._timers: dict[Connection, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # The collaborative documents' rooms (server/live/documents.py), when the app has them:
+        # their notes come through this hub's broker, and their sockets close with the table's.
+        self.documents: Rooms | None = None
 
     # --- life cycle ---------------------------------------------------------------------------
 
@@ -140,10 +144,15 @@ class Hub:
         elif isinstance(note, wire.Present):
             for table_id in self.presence.apply(note.instance, note.tables, full=note.full):
                 self._schedule(table_id, [], presence=True)
-        else:
+        elif isinstance(note, wire.Revoke):
             for connection in self.all_connections():
                 if connection.session_id == note.session:
                     connection.close(note.code)
+            for socket in self.documents.sockets() if self.documents else ():
+                if socket.session_id == note.session:
+                    socket.close(note.code)
+        elif self.documents is not None:
+            await self.documents.received(note)
 
     def _membership_changed(self, note: wire.Changed) -> None:
         """A person who lost their role leaves; one whose role changed reconnects to see the new view."""
@@ -153,6 +162,9 @@ class Hub:
         for connection in list(self.connections.get(note.table_id, ())):
             if connection.user_id == note.user_id:
                 connection.close(code)
+        for socket in self.documents.sockets() if self.documents else ():
+            if socket.table_id == note.table_id and socket.user_id == note.user_id:
+                socket.close(code)  # a document socket asks for its access again on reconnecting
 
     async def _resync(self) -> None:
         """After a broker outage: send every page its current state, whatever was missed."""
@@ -160,6 +172,8 @@ class Hub:
             pages = {c.page for c in connections}
             wanted = [(fragment, None) for page in pages for fragment in page_fragments(page)]
             self._schedule(table_id, wanted, presence=True)
+        if self.documents is not None:
+            await self.documents.resync()
 
     def _schedule(
         self,
@@ -312,7 +326,12 @@ class Hub:
         """Close sockets whose session is gone however it went (expired, deleted, account disabled)."""
         while True:
             await asyncio.sleep(SESSION_SWEEP_SECONDS)
-            connections = self.all_connections()
+            # A room screen opened with a room link (user 0) has no login session: its link's
+            # expiry and revocation close it (server/web/room.py).
+            connections: list[Connection | DocumentSocket] = [
+                *(c for c in self.all_connections() if c.user_id),
+                *(self.documents.sockets() if self.documents else ()),
+            ]
             if not connections:
                 continue
             try:
