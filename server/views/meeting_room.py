@@ -119,6 +119,11 @@ def meeting_status_label(status: MeetingStatus | str) -> str:
     return labels[MeetingStatus(status)]
 
 
+def quorum_text(table: Table) -> str:
+    """The table's quorum as its settings form shows it ("5", "50%" or "")."""
+    return quorum.rule_of(table).text
+
+
 def clock(seconds: int | None) -> str:
     """Seconds as a clock: 4:05, 1:02:03; a negative time (over) with a minus sign."""
     if seconds is None:

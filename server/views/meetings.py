@@ -131,6 +131,7 @@ AREA = Area(
         "status_actions": status_actions,
         "meeting_status_label": meeting_room.meeting_status_label,
         "clock": meeting_room.clock,
+        "quorum_text": meeting_room.quorum_text,
     },
     routes=("server.web.meetings", "server.web.agenda", "server.web.room", "server.web.speakers"),
     demo="server.demo.meetings",

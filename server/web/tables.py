@@ -11,7 +11,7 @@ from starlette.responses import Response
 from server import i18n
 from server.db.models import Role
 from server.db.session import Database
-from server.domain import audit, tables
+from server.domain import audit, quorum, tables
 from server.domain.actions import today
 from server.domain.errors import Duplicate, Invalid, NotFound, Stale
 from server.domain.meetings import meetings_of
@@ -162,8 +162,10 @@ async def update_settings(request: Request, access: TableAccess) -> Response:
         "purpose": text(form, "purpose"),
         "established": text(form, "established", 500),
         "is_public": form.get("is_public") == "on",
+        "quorum": text(form, "quorum", 20),
     }
     try:
+        rule = quorum.parse_quorum(str(typed["quorum"]))  # the meetings' quorum (server/domain/quorum.py)
         async with _db(request).transaction() as session:
             await tables.update_table(
                 session,
@@ -174,6 +176,7 @@ async def update_settings(request: Request, access: TableAccess) -> Response:
                 version=number(form, "version"),
                 actor_id=access.viewer.user_id,
             )
+            await quorum.set_quorum(session, access.table, rule, actor_id=access.viewer.user_id)
     except Invalid as exc:
         return await _table_page_with(request, access, 422, settings_form={**typed, "errors": exc.errors})
     except Stale as exc:
