@@ -21,7 +21,7 @@ from server.db.models import DocumentKind, DocumentUpdate, Role, UserSession
 from server.db.types import utcnow
 from server.domain import documents, proposals
 from server.domain.actions import Actor
-from server.live.documents import (
+from server.live.yprotocol import (
     AWARENESS,
     SAVED,
     STEP1,

@@ -40,14 +40,8 @@ import json
 import logging
 import math
 import uuid
-from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
-
-import pycrdt
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server.db.models import Document, DocumentKind
 from server.db.session import Database
@@ -56,30 +50,38 @@ from server.domain.documents import EMPTY_UPDATE, DocumentFrozen, YDoc
 from server.domain.errors import NotFound
 from server.live import wire
 from server.live.brokers import NOTIFY_LIMIT, Broker
+from server.live.document_socket import DocumentSocket
+from server.live.yprotocol import (
+    AWARENESS,
+    FROZEN,
+    INTERNAL,
+    INVALID,
+    NOT_FOUND,
+    QUERY_AWARENESS,
+    RESTART,
+    STEP1,
+    STEP2,
+    SYNC,
+    TOO_BIG,
+    UNSUPPORTED,
+    UPDATE,
+    Malformed,
+    Unsupported,
+    awareness_message,
+    encode_awareness,
+    read_awareness,
+    read_var_bytes,
+    read_var_uint,
+    read_vector,
+    saved_message,
+    sync_message,
+)
 from server.views.areas import CATALOG
+
+__all__ = ["COLOURS", "FROZEN", "RESTART", "DocumentSocket", "Participant", "Room", "Rooms"]
 
 log = logging.getLogger(__name__)
 
-# y-protocols' message types, and ours.
-SYNC = 0
-AWARENESS = 1
-QUERY_AWARENESS = 3
-SAVED = 100  # our own: the state vector the server stored, sent only to sockets opened with ?ack=1
-STEP1, STEP2, UPDATE = 0, 1, 2
-
-# Close codes (docs/architecture.md, "Collaborative documents"). y-websocket 3.1 stops reconnecting
-# after 4400-4499; the island also treats 1009 as final.
-UNSUPPORTED = 1003  # a message type that is not ours, or a text frame
-INVALID = 1007  # a message that cannot be decoded
-TOO_BIG = 1009  # a message over the document's size limit, or a document at its limit
-INTERNAL = 1011  # the store failed: the client reconnects and sends its edits again
-RESTART = 1012  # this instance is stopping, or the room closed as the socket joined: reconnect
-TRY_AGAIN = 1013  # a client too slow to take what the room sends
-SESSION_ENDED = 4401
-NO_ACCESS = 4403
-NOT_FOUND = 4404
-FROZEN = 4409  # the document was frozen (a proposal submitted) while connected
-TOO_MANY = 4429
 
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 CHANGED_INTERVAL = 1.0  # seconds between two calls of the binding's `changed`, at most one a second
@@ -112,92 +114,6 @@ class Participant(Protocol):
     async def send(self, message: bytes) -> None: ...
 
     def close(self, code: int) -> None: ...
-
-
-class Malformed(ValueError):
-    """A message that cannot be decoded (1007)."""
-
-
-class Unsupported(ValueError):
-    """A message of a type the document socket does not take (1003)."""
-
-
-# --- the wire ---------------------------------------------------------------------------------
-
-
-def var_uint(value: int) -> bytes:
-    return pycrdt.write_var_uint(value)
-
-
-def var_bytes(data: bytes) -> bytes:
-    return var_uint(len(data)) + data
-
-
-def read_var_uint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= len(data) or shift > 63:
-            raise Malformed("truncated or oversized number")
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        position += 1
-        if byte < 0x80:
-            return value, position
-
-
-def read_var_bytes(data: bytes, position: int) -> tuple[bytes, int]:
-    length, position = read_var_uint(data, position)
-    if position + length > len(data):
-        raise Malformed("truncated payload")
-    return data[position : position + length], position + length
-
-
-def sync_message(step: int, payload: bytes) -> bytes:
-    return bytes([SYNC, step]) + var_bytes(payload)
-
-
-def saved_message(state: bytes) -> bytes:
-    """Our message 100: the state vector of everything stored (`Doc.get_state()`)."""
-    return var_uint(SAVED) + var_bytes(state)
-
-
-def awareness_message(update: bytes) -> bytes:
-    return bytes([AWARENESS]) + var_bytes(update)
-
-
-def read_vector(encoded: bytes) -> dict[int, int]:
-    """A Yjs state vector as {client id: clock}."""
-    count, position = read_var_uint(encoded, 0)
-    vector: dict[int, int] = {}
-    for _ in range(count):
-        client, position = read_var_uint(encoded, position)
-        clock, position = read_var_uint(encoded, position)
-        vector[client] = clock
-    return vector
-
-
-def read_awareness(update: bytes) -> list[tuple[int, int, str]]:
-    """The entries of an awareness update: (client id, clock, state as JSON text)."""
-    count, position = read_var_uint(update, 0)
-    entries = []
-    for _ in range(count):
-        client, position = read_var_uint(update, position)
-        clock, position = read_var_uint(update, position)
-        raw, position = read_var_bytes(update, position)
-        try:
-            entries.append((client, clock, raw.decode()))
-        except UnicodeDecodeError:
-            raise Malformed("an awareness state that is not UTF-8") from None
-    return entries
-
-
-def encode_awareness(entries: Iterable[tuple[int, int, str]]) -> bytes:
-    entries = list(entries)
-    parts = [var_uint(len(entries))]
-    for client, clock, state in entries:
-        parts += [var_uint(client), var_uint(clock), var_bytes(state.encode())]
-    return b"".join(parts)
 
 
 # --- a room -----------------------------------------------------------------------------------
@@ -892,107 +808,3 @@ class Rooms:
             self.retire(room)
         while self._closing:
             await asyncio.gather(*self._closing.values(), return_exceptions=True)
-
-
-# --- the socket -------------------------------------------------------------------------------
-
-QUEUE_BYTES = 16 * 1024 * 1024  # what may wait for a slow client before it is closed (1013)
-CLOSE_TIMEOUT = 2.0
-
-
-@dataclass(eq=False)
-class DocumentSocket:
-    """A participant behind a real websocket (`/ws/docs/{document_id}`, server/web/documents.py).
-
-    What the room sends is queued and written by a sender task, so the room never waits for a
-    slow client; one that lets too much pile up is closed (1013) and catches up on reconnecting.
-    """
-
-    websocket: WebSocket
-    document_id: int
-    table_id: int
-    user_id: int
-    session_id: str
-    name: str
-    colour: int
-    may_edit: bool
-    wants_ack: bool
-    expires_at: datetime
-    close_code: int | None = None
-    _queue: deque[bytes] = field(default_factory=deque)
-    _queued: int = 0
-    _sender: asyncio.Task[None] | None = None
-    _serving: asyncio.Task[None] | None = None
-    _expiry: asyncio.TimerHandle | None = None
-
-    async def send(self, message: bytes) -> None:
-        if self.close_code is not None:
-            return
-        if self._queued + len(message) > QUEUE_BYTES:
-            self.close(TRY_AGAIN)
-            return
-        self._queue.append(message)
-        self._queued += len(message)
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send_queued())
-
-    async def _send_queued(self) -> None:
-        try:
-            while self._queue and self.close_code is None:
-                message = self._queue.popleft()
-                self._queued -= len(message)
-                await self.websocket.send_bytes(message)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client left: `serve` sees it too
-        finally:
-            self._sender = None
-
-    def close(self, code: int) -> None:
-        """Ask for the socket to be closed with `code` (the first request wins)."""
-        if self.close_code is not None:
-            return
-        self.close_code = code
-        self._queue.clear()
-        self._queued = 0
-        if self._serving is not None and self._serving is not asyncio.current_task():
-            self._serving.cancel()  # stops its wait for the client; `serve` then closes the socket
-
-    async def serve(self, room: Room) -> None:
-        """Join the room, hand it the client's messages until either side ends, then leave."""
-        self._serving = asyncio.current_task()
-        delay = (self.expires_at - datetime.now(self.expires_at.tzinfo)).total_seconds()
-        self._expiry = asyncio.get_running_loop().call_later(max(delay, 0), self.close, SESSION_ENDED)
-        try:
-            if self.close_code is None:
-                await room.join(self)
-            while self.close_code is None:
-                message = await self.websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                data = message.get("bytes")
-                if data is None:
-                    self.close(UNSUPPORTED)  # y-protocols messages are binary
-                    break
-                await room.receive(self, data)
-        except asyncio.CancelledError:
-            if self.close_code is None:
-                raise  # not ours: the server is stopping
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return
-        finally:
-            self._serving = None
-            await room.leave(self)
-
-    async def finish(self) -> None:
-        """Close the websocket with the code asked for (the sender task goes first)."""
-        if self._expiry is not None:
-            self._expiry.cancel()
-        if self._sender is not None:
-            if self.close_code is None:
-                self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._sender, CLOSE_TIMEOUT)
-        if self.close_code is not None and self.websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(TimeoutError, RuntimeError, OSError, WebSocketDisconnect):
-                await asyncio.wait_for(self.websocket.close(self.close_code), CLOSE_TIMEOUT)

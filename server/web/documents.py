@@ -30,15 +30,8 @@ from server.domain import documents, inputs
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.documents import DocumentAccess
-from server.live.documents import (
-    COLOURS,
-    NO_ACCESS,
-    NOT_FOUND,
-    SESSION_ENDED,
-    TOO_MANY,
-    DocumentSocket,
-    Rooms,
-)
+from server.live.documents import COLOURS, DocumentSocket, Rooms
+from server.live.yprotocol import NO_ACCESS, NOT_FOUND, SESSION_ENDED, TOO_MANY
 from server.views.areas import CATALOG
 from server.views.audience import Audience
 from server.web.sessions import Viewer
