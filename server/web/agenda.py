@@ -91,8 +91,18 @@ async def _agenda_answer(
     return render(request, "meetings/_agenda_response.html", context, status)
 
 
-async def _refused(request: Request, access: TableAccess, meeting_id: int, refused: Refused) -> Response:
-    return await _agenda_answer(request, access, meeting_id, status=refused.status, message=refused.message)
+async def _refused(
+    request: Request, access: TableAccess, meeting_id: int, refused: Refused, not_done: str | None = None
+) -> Response:
+    """The agenda as it is now, and beside it (in the notice no push replaces) what was not done and why."""
+    message = f"{not_done} {refused.message}" if not_done else refused.message
+    return await _agenda_answer(request, access, meeting_id, status=refused.status, message=message)
+
+
+async def _title_of(request: Request, access: TableAccess, meeting_id: int) -> str:
+    async with _db(request).read() as session:
+        meeting = await meetings.get_meeting(session, access.table.id, meeting_id)
+        return (await agenda.get_item(session, meeting, _item_id(request))).title
 
 
 def _as_it_is_now() -> str:
@@ -114,7 +124,15 @@ async def add_item(request: Request, access: TableAccess) -> Response:
                 client_key=typed["client_key"] or None,
             )
     except Invalid as exc:
-        return await _agenda_answer(request, access, meeting_id, status=422, add_form={**typed, "errors": exc.errors})
+        # A refusal that is no field's (a closed meeting) is said in the agenda's notice.
+        return await _agenda_answer(
+            request,
+            access,
+            meeting_id,
+            status=422,
+            message=exc.errors.get("meeting"),
+            add_form={**typed, "errors": exc.errors},
+        )
     return await _agenda_answer(
         request,
         access,
@@ -216,6 +234,7 @@ async def move_item(request: Request, access: TableAccess) -> Response:
         meeting_id,
         move,
         lambda item: _("Item «{title}» moved to position {position}.").format(title=item.title, position=to_position),
+        lambda title: _("«{title}» was not moved.").format(title=title),
     )
 
 
@@ -245,6 +264,7 @@ async def set_status(request: Request, access: TableAccess) -> Response:
         meeting_id,
         mark,
         lambda item: _("«{title}»: {status}.").format(title=item.title, status=status_label(status)),
+        lambda title: _("«{title}» was not marked as «{status}».").format(title=title, status=status_label(status)),
     )
 
 
@@ -254,12 +274,13 @@ async def _one_button(
     meeting_id: int,
     change: Callable[[AsyncSession], Awaitable[AgendaItem]],
     said: Callable[[AgendaItem], str],
+    not_done: Callable[[str], str],
 ) -> Response:
     """A one-button change of an item (move it, set its status): the agenda with what happened
-    announced, or with the refusal beside it."""
+    announced, or with the refusal beside it, naming the item that was left as it is."""
     item = await attempt(request, change, as_it_is_now=_as_it_is_now())
     if isinstance(item, Refused):
-        return await _refused(request, access, meeting_id, item)
+        return await _refused(request, access, meeting_id, item, not_done(await _title_of(request, access, meeting_id)))
     return await _agenda_answer(request, access, meeting_id, announce=said(item))
 
 

@@ -2,6 +2,7 @@
 // websocket extension, and our own small modules.
 import htmx from "htmx.org";
 import "htmx-ext-ws";
+import { runAgenda } from "./agenda.js";
 import { runClocks } from "./clock.js";
 import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
@@ -23,5 +24,6 @@ followLiveConnection(document);
 keepWorkInProgress(document);
 showOwnControls(document);
 signPushedForms(document);
+runAgenda(document);
 runClocks(document);
 openRoomScreen(document);
