@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.db.models import DocumentKind, DocumentUpdate
-from server.domain import documents
+from server.domain import document_diff, documents
 from server.domain.errors import Stale
 
 
@@ -131,13 +131,13 @@ def test_a_stale_text_save_is_refused_with_the_current_text(seed, table):
     new=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40),
 )
 def test_the_difference_turns_any_text_into_any_other(base, new):
-    base, new = documents.clean(base), documents.clean(new)
+    base, new = document_diff.clean(base), document_diff.clean(new)
     doc = documents.new_doc()
     shared = doc.get(documents.TEXT, type=pycrdt.Text)
     shared.insert(0, base)
-    offsets = documents._Utf8Offsets(base)
+    offsets = document_diff.Utf8Offsets(base)
     with doc.transaction():
-        for tag, i1, i2, j1, j2 in reversed(documents.edits(base, new)):
+        for tag, i1, i2, j1, j2 in reversed(document_diff.edits(base, new)):
             start = offsets.at(i1)
             if tag in ("replace", "delete"):
                 del shared[start : offsets.at(i2)]
@@ -197,3 +197,38 @@ def test_a_frozen_document_takes_no_more_updates(seed, table):
         seed.run(lambda s: documents.apply_text(s, document.id, base="testo!", new="altro", user_id=None))
     assert text(seed, document.id) == "testo!"
     assert seed.run(lambda s: documents.freeze(s, document.id)) == "testo!"
+
+
+def test_compaction_keeps_the_rows_whose_dependencies_have_not_arrived(seed, table):
+    """A client's first update was lost on the way: its later insert and its deletion of the lost
+    text wait in the log (pending). Compacting keeps them, so that they apply when the lost
+    update comes back (a reconnecting client sends it again)."""
+    document = make(seed, table, text="")
+    writer = pycrdt.Doc(client_id=7)
+    shared = writer.get(documents.TEXT, type=pycrdt.Text)
+    updates = []
+    for change in (
+        lambda: shared.insert(0, "hello"),
+        lambda: shared.insert(5, " world"),
+        lambda: shared.__delitem__(slice(0, 2)),
+    ):
+        before = writer.get_state()
+        change()
+        updates.append(writer.get_update(before))
+    lost, pending_insert, pending_delete = updates
+    other = client_edit(seed, document.id, lambda t: t.insert(0, "X"))
+    for update in (other, pending_insert, pending_delete):
+        seed.run(lambda s, u=update: documents.append(s, document.id, u, None))
+    assert text(seed, document.id) == "X"
+    seed.run(lambda s: documents.compact(s, document.id))
+    remaining = rows(seed, document.id)
+    assert len(remaining) == 3  # the snapshot of what loads, and the two rows still waiting
+    assert {row.data for row in remaining} >= {pending_insert, pending_delete}
+    seed.run(lambda s: documents.append(s, document.id, lost, None))
+    reference = seed.run(lambda s: documents.load(s, document.id))
+    reference.apply_update(writer.get_update())
+    assert sorted(text(seed, document.id)) == sorted("Xllo world")
+    assert text(seed, document.id) == documents.text_in(reference)
+    seed.run(lambda s: documents.compact(s, document.id))
+    assert len(rows(seed, document.id)) == 1
+    assert text(seed, document.id) == documents.text_in(reference)

@@ -14,9 +14,6 @@ the no-JavaScript save applies the difference from the text it was based on (`ap
 
 from __future__ import annotations
 
-import bisect
-import difflib
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -28,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Document, DocumentKind, DocumentUpdate
 from server.db.types import utcnow
+from server.domain.document_diff import Utf8Offsets, edits
+from server.domain.document_diff import clean as clean  # the text as a document keeps it (used by the areas)
 from server.domain.errors import DomainError, NotFound, Stale
 from server.i18n import _
 
@@ -35,9 +34,6 @@ from server.i18n import _
 TEXT = "markdown"
 # An update that changes nothing (no structs, no deletions): never stored.
 EMPTY_UPDATE = b"\x00\x00"
-# Replaced blocks larger than this (in characters, each side) are not diffed character by character.
-_CHAR_DIFF_LIMIT = 4_000
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 YDoc: TypeAlias = pycrdt.Doc[Any]
 
@@ -255,7 +251,7 @@ async def apply_text(
     if new == base:
         return None
     before = doc.get_state()
-    offsets = _Utf8Offsets(base)
+    offsets = Utf8Offsets(base)
     with doc.transaction():
         # From the end, so that the offsets of the parts still to change stay those of `base`.
         for tag, i1, i2, j1, j2 in reversed(edits(base, new)):
@@ -269,97 +265,83 @@ async def apply_text(
     return update
 
 
-def edits(base: str, new: str) -> list[tuple[str, int, int, int, int]]:
-    """The opcodes (difflib's, without "equal") that turn `base` into `new`.
-
-    The common beginning and end are set aside first; the rest is compared line by line, and each
-    replaced block of reasonable size character by character, so that a change inside a line
-    keeps the rest of the line (and whatever someone else typed in it) where it is.
-    """
-    prefix = len(_common_prefix(base, new))
-    limit = min(len(base), len(new)) - prefix
-    suffix = len(_common_prefix(base[::-1][:limit], new[::-1][:limit]))
-    a, b = base[prefix : len(base) - suffix], new[prefix : len(new) - suffix]
-    found: list[tuple[str, int, int, int, int]] = []
-    a_lines, b_lines = a.splitlines(keepends=True), b.splitlines(keepends=True)
-    a_starts, b_starts = _starts(a_lines), _starts(b_lines)
-    matcher = difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        x1, x2, y1, y2 = a_starts[i1], a_starts[i2], b_starts[j1], b_starts[j2]
-        if tag == "replace" and max(x2 - x1, y2 - y1) <= _CHAR_DIFF_LIMIT:
-            chars = difflib.SequenceMatcher(None, a[x1:x2], b[y1:y2], autojunk=False)
-            found += [
-                (t, prefix + x1 + c1, prefix + x1 + c2, prefix + y1 + d1, prefix + y1 + d2)
-                for t, c1, c2, d1, d2 in chars.get_opcodes()
-                if t != "equal"
-            ]
-        else:
-            found.append((tag, prefix + x1, prefix + x2, prefix + y1, prefix + y2))
-    return found
-
-
-def clean(text: str) -> str:
-    """A text as the document keeps it: line ends as \\n (a form sends \\r\\n), no lone surrogates."""
-    return _LONE_SURROGATE.sub("\ufffd", text.replace("\r\n", "\n"))
-
-
-def _common_prefix(a: str, b: str) -> str:
-    """The longest common beginning of two texts, found by halving (each comparison runs in C)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return a[:low]
-
-
-def _starts(lines: list[str]) -> list[int]:
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    return starts
-
-
-class _Utf8Offsets:
-    """Character offsets of a text → the UTF-8 byte offsets that pycrdt's Text indexes by."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        # Offsets of the characters outside ASCII (each adds bytes), and the bytes they add before them.
-        self._wide = [i for i, char in enumerate(text) if ord(char) >= 0x80]
-        extra = [0]
-        for i in self._wide:
-            extra.append(extra[-1] + len(text[i].encode()) - 1)
-        self._extra = extra
-
-    def at(self, index: int) -> int:
-        return index + self._extra[bisect.bisect_left(self._wide, index)]
-
-
 # --- compaction and freezing ------------------------------------------------------------------
 
 
 async def compact(session: AsyncSession, document_id: int) -> None:
     """Merge the stored updates read now into one snapshot row; delete exactly the rows merged.
 
-    Rows another instance appends meanwhile are neither merged nor deleted: they stay beside the
-    snapshot, and loading applies both (updates commute).
+    The snapshot is the document those rows load to (`Doc.get_update()`), checked to load back to
+    the same state and text. A row is merged only when the snapshot holds all of it: a row with
+    structs or deletions the document could not integrate yet (their dependencies have not
+    arrived: a client's earlier updates were lost on the way) stays as it is, so that they still
+    apply when what they wait for comes. (`pycrdt.merge_updates` is not used: its merge of such a
+    log loads to less than the rows did.) Rows another instance appends meanwhile are neither
+    merged nor deleted: they stay beside the snapshot, and loading applies both (updates commute).
     """
     rows = await stored(session, document_id)
     if len(rows) <= 1:
         return
-    snapshot = pycrdt.merge_updates(*(row.data for row in rows))
+    doc = new_doc()
+    apply_all(doc, (row.data for row in rows))
+    state = doc.get_state()
+    vector = _vector(state)
+    merged = [row.id for row in rows if _integrated(row.data, state, vector)]
+    if len(merged) <= 1:
+        return
+    snapshot = doc.get_update()
+    check = new_doc()
+    check.apply_update(snapshot)
+    if check.get_state() != state or text_in(check) != text_in(doc):  # never trade the log for less
+        raise RuntimeError(f"the snapshot of document {document_id} does not load to its log")
     session.add(DocumentUpdate(document_id=document_id, data=snapshot, user_id=None))
     await session.execute(
-        delete(DocumentUpdate).where(
-            DocumentUpdate.document_id == document_id, DocumentUpdate.id.in_([row.id for row in rows])
-        )
+        delete(DocumentUpdate).where(DocumentUpdate.document_id == document_id, DocumentUpdate.id.in_(merged))
     )
     await session.flush()
+
+
+def _integrated(update: bytes, state: bytes, vector: dict[int, int]) -> bool:
+    """Whether a document at `state` holds everything of `update`: no struct of it is past the
+    state (what is left of it once the state is taken away has none), and every deletion it
+    carries is of something within the state."""
+    rest = pycrdt.get_update(update, state)
+    clients, position = _var_uint(rest, 0)
+    if clients:
+        return False
+    clients, position = _var_uint(rest, position)
+    for _client in range(clients):
+        client, position = _var_uint(rest, position)
+        ranges, position = _var_uint(rest, position)
+        for _range in range(ranges):
+            clock, position = _var_uint(rest, position)
+            length, position = _var_uint(rest, position)
+            if clock + length > vector.get(client, 0):
+                return False
+    return True
+
+
+def _vector(state: bytes) -> dict[int, int]:
+    """A Yjs state vector as {client id: clock}."""
+    count, position = _var_uint(state, 0)
+    vector: dict[int, int] = {}
+    for _entry in range(count):
+        client, position = _var_uint(state, position)
+        vector[client], position = _var_uint(state, position)
+    return vector
+
+
+def _var_uint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if position >= len(data):
+            raise ValueError("truncated number")
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        position += 1
+        if byte < 0x80:
+            return value, position
 
 
 async def freeze(session: AsyncSession, document_id: int) -> str:
