@@ -98,6 +98,21 @@ class NodeClient:
             self.process.kill()
 
 
+async def save_on_the_server(app: Any, document_id: int) -> None:
+    from server.domain import documents
+
+    async with app.state.database.transaction() as session:
+        await documents.apply_text(
+            session,
+            document_id,
+            base="Ciao da node e da Python",
+            new="Buongiorno, ciao da node e da Python",
+            user_id=None,
+        )
+        row_id = (await documents.stored(session, document_id))[-1].id
+    await app.state.documents.publish(document_id, row_id)
+
+
 @pytest.fixture
 def document_id(live_seed, live_board) -> int:
     return int(
@@ -127,6 +142,13 @@ async def test_the_unmodified_y_websocket_client_syncs_with_the_server(live_serv
         assert seen["text"] == "Ciao da node e da Python"
         await python.saved()
         assert (await stored_text(database_url, document_id))[0] == "Ciao da node e da Python"
+
+        # A change made on the server, outside any socket (as the save without JavaScript does),
+        # relayed by reference to the room, reaches node too.
+        await asyncio.to_thread(live_server.call, lambda: save_on_the_server(live_server.app, document_id))
+        await node.send({"wait": "Buongiorno"})
+        seen = await node.event("seen")
+        assert seen["text"] == "Buongiorno, ciao da node e da Python"
 
         errors = await node.quit()
         assert errors == "", f"node reported: {errors}"
