@@ -545,17 +545,24 @@ def test_present_against_required_from_the_attendance(board, seed):
 
 
 def test_a_room_link_opens_its_meeting_only_until_revoked(board, seed):
-    made = run(board, lambda s: room_links.create_link(s, board.table, board.meeting.id, actor_id=board.chair.id))
+    key = "a-key-for-these-tests"
+    made = run(
+        board, lambda s: room_links.create_link(s, board.table, board.meeting.id, key=key, actor_id=board.chair.id)
+    )
     slug = board.table.slug
 
     def admit(secret=made.secret, meeting_id=board.meeting.id, table=slug, now=None):
-        return run(board, lambda s: room_links.admit(s, secret, slug=table, meeting_id=meeting_id, now=now))
+        cookie = room_links.pass_of(secret, key) if secret else ""
+        return run(board, lambda s: room_links.admit(s, cookie, slug=table, meeting_id=meeting_id, now=now))
 
     assert admit().meeting_id == board.meeting.id
     assert admit(meeting_id=board.other_meeting.id) is None
     assert admit(table=board.other.slug) is None
     assert admit(secret=made.secret + "x") is None
     assert admit(secret="") is None
+    assert run(board, lambda s: room_links.admit(s, made.secret, slug=slug, meeting_id=board.meeting.id)) is None, (
+        "the secret itself is no cookie"
+    )
     assert admit(now=made.link.expires_at + timedelta(seconds=1)) is None, "it expires at the end of its day"
     assert made.secret not in str(board.events()[-1].payload)
     run(board, lambda s: room_links.revoke_link(s, board.table, board.meeting.id, made.link.id, actor_id=None))

@@ -1,8 +1,10 @@
 """Room links: the chair lets a projector or a shared screen show a meeting's room screen.
 
-The secret is made here and shown once to the chair; only its SHA-256 is kept. It travels in the
-link's fragment (`…/sala#t=<secret>`), which no browser sends to a server: the room screen's own
-script exchanges it once for a cookie scoped to that one screen's path (server/web/room.py). A
+The secret is made here and shown once to the chair. It travels in the link's fragment
+(`…/sala#t=<secret>`), which no browser sends to a server: the room screen's own script exchanges
+it once for a cookie scoped to that one screen's path (server/web/room.py). The cookie is not the
+secret but a keyed hash of it (`pass_of`), so that the secret appears in no request after the
+exchange (nor in a server's debug log of headers); only the SHA-256 of that cookie is kept. A
 link reads that meeting's room screen only, until the end of the day it was made (Europe/Rome),
 or until the chair revokes it.
 """
@@ -10,6 +12,7 @@ or until the chair revokes it.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -28,8 +31,13 @@ SECRET_BYTES = 32
 SECRET_LIMIT = 100  # a longer secret is no secret of ours: nothing is looked up
 
 
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+def pass_of(secret: str, key: str) -> str:
+    """The cookie a secret is exchanged for (keyed with the site's secret key)."""
+    return hmac.new(key.encode(), b"room-link:" + secret.encode(), hashlib.sha256).hexdigest()
+
+
+def stored_hash(room_pass: str) -> str:
+    return hashlib.sha256(room_pass.encode()).hexdigest()
 
 
 def end_of_day(now: datetime) -> datetime:
@@ -46,14 +54,16 @@ class NewLink:
     secret: str
 
 
-async def create_link(session: AsyncSession, table: Table, meeting_id: int, *, actor_id: int | None) -> NewLink:
+async def create_link(
+    session: AsyncSession, table: Table, meeting_id: int, *, key: str, actor_id: int | None
+) -> NewLink:
     await lock_table(session, table.id)
     meeting = await get_meeting(session, table.id, meeting_id)
     now = utcnow()
     secret = secrets.token_urlsafe(SECRET_BYTES)
     link = RoomLink(
         meeting_id=meeting.id,
-        secret_hash=secret_hash(secret),
+        secret_hash=stored_hash(pass_of(secret, key)),
         created_by=actor_id,
         created_at=now,
         expires_at=end_of_day(now),
@@ -122,11 +132,11 @@ class RoomPass:
 
 
 async def admit(
-    session: AsyncSession, secret: str, *, slug: str, meeting_id: int, now: datetime | None = None
+    session: AsyncSession, cookie: str, *, slug: str, meeting_id: int, now: datetime | None = None
 ) -> RoomPass | None:
-    """The pass a secret gives to the room screen of meeting `meeting_id` of table `slug`, or None
-    (unknown, revoked, expired, or another meeting's)."""
-    if not secret or len(secret) > SECRET_LIMIT:
+    """What a room cookie (`pass_of` a secret) opens: the room screen of meeting `meeting_id` of
+    table `slug`, or nothing (unknown, revoked, expired, or another meeting's)."""
+    if not cookie or len(cookie) > SECRET_LIMIT:
         return None
     now = now or utcnow()
     found = (
@@ -135,7 +145,7 @@ async def admit(
             .join(Meeting, Meeting.id == RoomLink.meeting_id)
             .join(Table, Table.id == Meeting.table_id)
             .where(
-                RoomLink.secret_hash == secret_hash(secret),
+                RoomLink.secret_hash == stored_hash(cookie),
                 RoomLink.meeting_id == meeting_id,
                 Table.slug == slug,
                 RoomLink.revoked_at.is_(None),

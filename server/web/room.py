@@ -226,8 +226,10 @@ async def create_room_link(request: Request, access: TableAccess) -> Response:
     """Make a room link and show it this once, on the meeting page (never pushed, never stored)."""
     meeting_id = meeting_id_of(request)
     async with _db(request).transaction() as session:
-        made = await room_links.create_link(session, access.table, meeting_id, actor_id=access.viewer.user_id)
-    settings: Settings = request.app.state.settings
+        settings: Settings = request.app.state.settings
+        made = await room_links.create_link(
+            session, access.table, meeting_id, key=settings.secret_key, actor_id=access.viewer.user_id
+        )
     address = f"{settings.base_url.rstrip('/')}{meeting_url(access, meeting_id)}/sala#t={made.secret}"
     return await render_meeting_page(request, access, meeting_id, new_room_link=address)
 
@@ -265,15 +267,16 @@ async def _room_pass(conn: Request | WebSocket) -> room_links.RoomPass | None:
 async def _posted_pass(request: Request) -> room_links.RoomPass | None:
     """The pass that the secret posted by the room screen's script gives, if any."""
     secret = text(await request.form(), "secret", room_links.SECRET_LIMIT + 1)
-    return await _pass_for(request, secret)
+    settings: Settings = request.app.state.settings
+    return await _pass_for(request, room_links.pass_of(secret, settings.secret_key) if secret else "")
 
 
-async def _pass_for(conn: Request | WebSocket, secret: str) -> room_links.RoomPass | None:
+async def _pass_for(conn: Request | WebSocket, cookie: str) -> room_links.RoomPass | None:
     meeting_id = conn.path_params.get("meeting_id")
-    if not secret or not isinstance(meeting_id, int) or not inputs.is_record_id(meeting_id):
+    if not cookie or not isinstance(meeting_id, int) or not inputs.is_record_id(meeting_id):
         return None
     async with _db(conn).read() as session:
-        return await room_links.admit(session, secret, slug=conn.path_params["slug"], meeting_id=meeting_id)
+        return await room_links.admit(session, cookie, slug=conn.path_params["slug"], meeting_id=meeting_id)
 
 
 async def _room_page(request: Request, table_id: int, meeting_id: int, socket: str, audience: Audience) -> Response:
@@ -384,7 +387,7 @@ async def exchange(request: Request, room_pass: room_links.RoomPass) -> Response
     response = Response(status_code=204)
     response.set_cookie(
         room_cookie_name(settings),
-        secret,
+        room_links.pass_of(secret, settings.secret_key),
         max_age=max(1, int((room_pass.expires_at - utcnow()).total_seconds())),
         path=room_path(request.path_params["slug"], room_pass.meeting_id),
         secure=settings.https,
