@@ -95,6 +95,24 @@ const italiaFonts = {
     builder.onResolve({ filter: /^fonts\// }, (args) => ({ path: join(italia, args.path) }));
   },
 };
+// CodeMirror's own styles (its layout, the highlighting) come from style-mod, which puts them in a
+// <style> element when the editor is in a document: our CSP (style-src 'self') refuses that. In a
+// shadow root style-mod uses a constructed stylesheet (document.adoptedStyleSheets), which the
+// CSP allows: this makes it do so in a document too. Adopted sheets come after the page's own,
+// so tavoli.css outranks CodeMirror's rules by specificity (its editor rules start .doc-editor).
+const STYLE_MOD_TEST = "if (!root.head && root.adoptedStyleSheets && win.CSSStyleSheet)";
+const constructedStyles = {
+  name: "style-mod-constructed-sheets",
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]style-mod[\\/]src[\\/]style-mod\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      if (!source.includes(STYLE_MOD_TEST)) {
+        throw new Error(`${args.path} changed: check how it mounts its styles (see static/build.mjs)`);
+      }
+      return { contents: source.replace(STYLE_MOD_TEST, "if (root.adoptedStyleSheets && win.CSSStyleSheet)"), loader: "js" };
+    });
+  },
+};
 const common = {
   bundle: true,
   minify: true,
@@ -106,7 +124,7 @@ const common = {
   logLevel: "warning",
 };
 for (const [entries, options] of [
-  [SCRIPTS, { format: "iife", target: ["es2020"] }],
+  [SCRIPTS, { format: "iife", target: ["es2020"], plugins: [constructedStyles] }],
   [STYLESHEETS, { plugins: [italiaFonts] }],
 ]) {
   const logicalOf = Object.fromEntries(Object.entries(entries).map(([logical, path]) => [relative(root, path), logical]));

@@ -236,6 +236,10 @@ function mount(root) {
   });
   root.hidden = false;
   render();
+  // Others ignore a first awareness state at clock 0 (y-protocols takes a new client's state only
+  // when its clock is above 0), and this page sets nothing else until its caret moves: so that
+  // it is listed as present from the start, its empty state goes out at clock 1.
+  provider.awareness.setLocalState({});
   provider.connect();
 
   return () => {
