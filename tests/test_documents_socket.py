@@ -17,10 +17,11 @@ from pycrdt import Doc, Text
 from sqlalchemy import func, select, update
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from server.db.models import DocumentKind, DocumentUpdate, Role, UserSession
+from server.db.models import DocumentKind, DocumentUpdate, Event, Proposal, Role, UserSession
 from server.db.types import utcnow
-from server.domain import documents, proposals
+from server.domain import accounts, documents, proposals, tables
 from server.domain.actions import Actor
+from server.live.documents import Rooms
 from server.live.yprotocol import (
     AWARENESS,
     SAVED,
@@ -480,3 +481,107 @@ async def test_a_spoofed_awareness_name_is_replaced_by_the_real_one_and_removed_
     # The socket goes: its state is removed for everyone.
     await member.socket.close()
     await chair.until(lambda: chair.awareness.get(client_id) == "null")
+
+
+# --- the room, through the handler API ---------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Participant:
+    """A participant in memory, as the convergence test drives the room."""
+
+    user_id: int
+    name: str
+    colour: int = 0
+    may_edit: bool = True
+    wants_ack: bool = True
+    received: list[bytes] = dataclasses.field(default_factory=list)
+    closed_with: int | None = None
+
+    async def send(self, message: bytes) -> None:
+        self.received.append(message)
+
+    def close(self, code: int) -> None:
+        self.closed_with = code
+
+
+async def a_draft(database) -> tuple[int, int, int]:
+    """A draft of the CGIL written by one of its members: (document id, proposal id, user id)."""
+    async with database.transaction() as session:
+        cgil = await tables.create_organisation(session, "CGIL Bologna")
+        table = await tables.create_table(session, slug="commercio-turismo", name="Commercio e turismo")
+        user = await accounts.create_user(
+            session, email="member@example.org", name="Maria Rossi", password_hash="x", organisation=cgil
+        )
+        await tables.add_member(session, table, user, Role.member, organisation=cgil)
+        text = proposals.parse_text(title="Saldi coordinati", summary="", body=INITIAL)
+        proposal = await proposals.create_proposal(session, table, text, [cgil.slug], actor=Actor(user.id, Role.member))
+        document = await documents.find(session, DocumentKind.proposal_body, proposal.id)
+        assert document is not None
+        return document.id, proposal.id, user.id
+
+
+async def test_the_area_is_told_the_stored_text_at_most_once_a_second(database):
+    document_id, proposal_id, user_id = await a_draft(database)
+    rooms = Rooms(database, changed_interval=1.0)
+    room = await rooms.room(document_id)
+    writer = Participant(user_id, "Maria Rossi")
+    await room.join(writer)
+    replica = await documents_load(database, document_id)
+    text = replica.get(documents.TEXT, type=Text)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(20):
+        before = replica.get_state()
+        text.insert(len(text), f" parola{n}")
+        await room.receive(writer, sync_message(UPDATE, replica.get_update(before)))
+    elapsed = loop.time() - started
+    assert room.stored == 20
+    await rooms.close()  # the last text reaches the area before the room goes
+    # The first call at once, then one a second at most, and the last one when the room closed.
+    assert 1 <= room.changes <= 2 + int(elapsed / 1.0)
+    async with database.read() as session:
+        proposal = await session.get_one(Proposal, proposal_id)
+        assert proposal.body == str(text)
+        assert "parola19" in proposal.body_html
+        edits = (await session.scalars(select(Event).where(Event.kind == "proposal.body_edited"))).all()
+    assert len(edits) == 1  # one editing session, not twenty keystrokes
+    assert documents.text_in(await documents_load(database, document_id)) == str(text)
+
+
+async def test_a_participant_is_relayed_nothing_before_its_step_1_is_answered(database):
+    document_id, _proposal_id, user_id = await a_draft(database)
+    rooms = Rooms(database)
+    try:
+        room = await rooms.room(document_id)
+        writer, joining = Participant(user_id, "Maria Rossi"), Participant(user_id, "Maria Rossi", wants_ack=False)
+        await room.join(writer)
+        await room.join(joining)
+        replica = await documents_load(database, document_id)
+        before = replica.get_state()
+        replica.get(documents.TEXT, type=Text).insert(0, "Prima. ")
+        await room.receive(writer, sync_message(UPDATE, replica.get_update(before)))
+        # Joined, but its handshake is not done: it was sent the server's step 1 only.
+        assert [parse(m).kind for m in joining.received] == [SYNC]
+        assert parse(joining.received[0]).step == STEP1
+        # Its step 1 is answered with everything stored, the update included; later ones are relayed.
+        fresh = Doc()
+        await room.receive(joining, sync_message(STEP1, fresh.get_state()))
+        answer = parse(joining.received[-1])
+        assert (answer.kind, answer.step) == (SYNC, STEP2)
+        fresh.apply_update(answer.payload)
+        assert str(fresh.get(documents.TEXT, type=Text)) == "Prima. " + INITIAL
+        before = replica.get_state()
+        replica.get(documents.TEXT, type=Text).insert(0, "Poi. ")
+        await room.receive(writer, sync_message(UPDATE, replica.get_update(before)))
+        relayed = parse(joining.received[-1])
+        assert (relayed.kind, relayed.step) == (SYNC, UPDATE)
+        fresh.apply_update(relayed.payload)
+        assert str(fresh.get(documents.TEXT, type=Text)) == str(replica.get(documents.TEXT, type=Text))
+    finally:
+        await rooms.close()
+
+
+async def documents_load(database, document_id: int) -> Doc:
+    async with database.read() as session:
+        return await documents.load(session, document_id)

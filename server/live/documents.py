@@ -155,6 +155,7 @@ class Room:
         self.closing = False
         self.dropped = 0  # updates dropped (read-only participants, a frozen text): tests read it
         self.stored = 0  # updates this room stored
+        self.changes = 0  # calls of the binding's `changed`: tests read it
         self._peers: dict[int, _Peer] = {}
         self._awareness: dict[int, _Aware] = {}
         self._lock = asyncio.Lock()  # orders changes of `doc` with the sends that follow them
@@ -561,6 +562,7 @@ class Room:
                 document = await session.get(Document, self.document_id)
                 if document is not None:
                     await binding.changed(session, document, text, editors)
+            self.changes += 1
         except Exception:
             log.exception("the area could not take the new text of document %s", self.document_id)
 
