@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from websockets.frames import Frame as WireFrame
+from websockets.frames import Opcode
 
+from server.live.direct import DirectWriter
 from server.live.yprotocol import SESSION_ENDED, TRY_AGAIN, UNSUPPORTED
 
 if TYPE_CHECKING:
@@ -27,12 +31,32 @@ QUEUE_BYTES = 16 * 1024 * 1024  # what may wait for a slow client before it is c
 CLOSE_TIMEOUT = 2.0
 
 
+CACHED_FRAME_BYTES = 65_536  # frames up to this size are kept (64 of them) for the next participant
+
+
+def binary_frame(message: bytes) -> bytes:
+    """A complete, unmasked websocket binary frame carrying `message`, as a server sends it: a
+    room relays the same bytes to every participant, so a small one is encoded once for them all."""
+    if len(message) > CACHED_FRAME_BYTES:
+        return _encode(message)
+    return _encode_cached(message)
+
+
+def _encode(message: bytes) -> bytes:
+    return WireFrame(Opcode.BINARY, message).serialize(mask=False)
+
+
+_encode_cached = functools.lru_cache(maxsize=64)(_encode)
+
+
 @dataclass(eq=False)
 class DocumentSocket:
     """A participant behind a real websocket (`/ws/docs/{document_id}`, server/web/documents.py).
 
-    What the room sends is queued and written by a sender task, so the room never waits for a
-    slow client; one that lets too much pile up is closed (1013) and catches up on reconnecting.
+    What the room sends goes straight to a socket that can take it at once (server/live/direct.py,
+    the frame encoded once for every participant); otherwise it is queued and written by a sender
+    task, in order, so the room never waits for a slow client; one that lets too much pile up is
+    closed (1013) and catches up on reconnecting.
     """
 
     websocket: WebSocket
@@ -46,6 +70,7 @@ class DocumentSocket:
     wants_ack: bool
     expires_at: datetime
     close_code: int | None = None
+    direct: DirectWriter | None = None
     _queue: deque[bytes] = field(default_factory=deque)
     _queued: int = 0
     _sender: asyncio.Task[None] | None = None
@@ -54,6 +79,13 @@ class DocumentSocket:
 
     async def send(self, message: bytes) -> None:
         if self.close_code is not None:
+            return
+        if (
+            self.direct is not None
+            and self._sender is None
+            and not self._queue
+            and self.direct.try_write(binary_frame(message))
+        ):
             return
         if self._queued + len(message) > QUEUE_BYTES:
             self.close(TRY_AGAIN)

@@ -30,6 +30,7 @@ from server.domain import documents, inputs
 from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.documents import DocumentAccess
+from server.live.direct import DirectWriter
 from server.live.documents import COLOURS, DocumentSocket, Rooms
 from server.live.yprotocol import NO_ACCESS, NOT_FOUND, SESSION_ENDED, TOO_MANY
 from server.views.areas import CATALOG
@@ -120,6 +121,7 @@ async def document_socket(websocket: WebSocket) -> None:
         may_edit=admission.may_edit,
         wants_ack=websocket.query_params.get("ack") == "1",
         expires_at=admission.expires_at,
+        direct=DirectWriter.find(websocket.scope),
     )
     await rooms.serve(socket)
 
