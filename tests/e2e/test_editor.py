@@ -11,6 +11,7 @@ here too.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,6 +31,7 @@ from tests.support import Board
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
+WAIT = 20_000  # ms: a machine shared with other work may take a while to connect and store
 SAVED = "Tutte le modifiche sono salvate"
 OFFLINE = "Non connesso — le modifiche restano su questo dispositivo e saranno inviate"
 # Chromium's own line when a page offline tries to connect again (y-websocket retries with backoff).
@@ -104,7 +106,7 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
         pages[who].goto(url)
     first, other = pages["member@example.org"], pages["second@example.org"]
     for page in (first, other):
-        expect(page.locator(".doc-editor-state")).to_have_text(SAVED)
+        expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
         expect(page.locator("[data-editor-fallback]")).to_be_hidden()  # the no-JavaScript form
         assert _editor_text(page) == "Aperture serali."
     document_id = int(first.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
@@ -124,7 +126,7 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
         first.keyboard.type(f"uno{index} ")
         other.keyboard.type(f" due{index}")
     for page in (first, other):
-        expect(page.locator(".doc-editor-state")).to_have_text(SAVED)
+        expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     # "saved" was said after the server stored every edit: the store has them all.
     stored = _server_text(live_server, document_id)
     expect(first.locator("[data-editor-mount]")).to_contain_text("due5")
@@ -151,7 +153,7 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
     first.keyboard.press("Control+Home")
     first.keyboard.press("Delete")  # a deletion too, which no state vector shows
     _type_at_end(other, " scritto-in-rete")
-    expect(other.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(other.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     expect(first.locator(".doc-editor-state")).to_have_text(OFFLINE)
     assert "scritto-senza-rete" not in _server_text(live_server, document_id)
     assert "scritto-in-rete" not in _editor_text(first)
@@ -159,13 +161,13 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
     # Back online: it reconnects, its offline edits reach the server and the other page, and the
     # other's edit reaches it; "saved" comes only once the store has the last of them.
     first.context.set_offline(False)
-    expect(first.locator(".doc-editor-state")).to_have_text(SAVED, timeout=15_000)
+    expect(first.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     stored = _server_text(live_server, document_id)
     assert "scritto-senza-rete" in stored
     assert "scritto-in-rete" in stored
     assert not stored.startswith("uno0"), "the deletion made offline is stored"
     expect(other.locator("[data-editor-mount]")).to_contain_text("scritto-senza-rete")
-    expect(other.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(other.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     for page in (first, other):
         assert _editor_text(page) == stored
     expect(first.locator("[data-editor-people] li[data-remote]")).to_have_text(second.name)
@@ -181,7 +183,7 @@ def test_the_editor_is_accessible_and_its_toolbar_works_from_the_keyboard(browse
     page = browser.new_context().new_page()
     log_in(page, live_server, "member@example.org")
     page.goto(f"{live_server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}")
-    expect(page.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
 
     toolbar = page.get_by_role("toolbar", name="Formattazione del testo")
     expect(toolbar.get_by_role("button")).to_have_text(["Titolo", "Grassetto", "Elenco puntato", "Collegamento"])
@@ -198,19 +200,83 @@ def test_the_editor_is_accessible_and_its_toolbar_works_from_the_keyboard(browse
     expect(toolbar.get_by_role("button", name="Titolo")).to_have_attribute("tabindex", "-1")
     page.keyboard.press("Enter")
     expect(textbox).to_be_focused()
-    expect(page.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     assert _editor_text(page) == "**Aperture serali**"
     page.keyboard.press("Control+End")
     page.keyboard.press("Enter")
     page.keyboard.type("nuova riga")
     toolbar.get_by_role("button", name="Elenco puntato").click()
-    expect(page.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     assert _editor_text(page) == "**Aperture serali**\n- nuova riga"
 
     # axe runs as a script of its own, which the CSP would refuse: a page of its own without it.
     checked = browser.new_context(bypass_csp=True).new_page()
     log_in(checked, live_server, "member@example.org")
     checked.goto(page.url)
-    expect(checked.locator(".doc-editor-state")).to_have_text(SAVED)
+    expect(checked.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     expect(checked.locator("[data-editor-people] li[data-remote]")).to_have_text(board.member.name)  # the other tab
     assert_accessible(checked)
+
+
+@pytest.fixture
+def small_documents_server(settings):
+    """The app with a document size limit a paste can pass."""
+    server = ThreadedServer(dataclasses.replace(settings, doc_max_bytes=2048)).start()
+    yield server
+    server.stop()
+
+
+def _draft(board: Board, body: str) -> Any:
+    member = Actor(board.member.id, Role.member)
+    text = proposals.parse_text(title="Orari estivi dei negozi", summary="", body=body)
+    return board.seed.run(lambda s: proposals.create_proposal(s, board.table, text, [board.cgil.slug], actor=member))
+
+
+def test_a_text_past_the_size_limit_ends_the_connection_and_says_so(browser, small_documents_server, password_hash):
+    from playwright.sync_api import expect
+
+    server = small_documents_server
+    board = Board(server.seed(password_hash))
+    drafted = _draft(board, "Aperture serali.")
+    page = browser.new_context().new_page()
+    log_in(page, server, "member@example.org")
+    page.goto(f"{server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}")
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
+    document_id = int(page.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
+
+    page.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.insert_text(" " + "molto lungo " * 400)  # one update of about 5 kB
+    # 1009 is final: the island stops (y-websocket's shouldReconnect says no before it schedules
+    # another attempt), says what happened, and takes no more typing.
+    expect(page.locator(".doc-editor-state")).to_have_text(
+        "Il documento ha raggiunto la dimensione massima: le ultime modifiche non sono state salvate. "
+        "Copiale prima di lasciare la pagina."
+    )
+    expect(page.locator("[data-doc-editor]")).to_have_attribute("data-state", "ended")
+    expect(page.locator(".cm-content")).to_have_attribute("contenteditable", "false")
+    assert _server_text(server, document_id) == "Aperture serali."
+
+
+def test_a_draft_submitted_while_someone_types_closes_their_editor(browser, live_server, live_board: Board):
+    from playwright.sync_api import expect
+
+    board = live_board
+    board.seed.person(board.table, Role.member, "second@example.org", board.cgil)
+    drafted = _draft(board, "Aperture serali.")
+    url = f"{live_server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}"
+    typing, submitting = browser.new_context().new_page(), browser.new_context().new_page()
+    for page, who in ((typing, "member@example.org"), (submitting, "second@example.org")):
+        log_in(page, live_server, who)
+        page.goto(url)
+        expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
+    _type_at_end(typing, " ultima parola")
+    expect(typing.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
+
+    submitting.locator("#proposal form:has(input[name=status][value=submitted]) button").click()
+    expect(typing.locator(".doc-editor-state")).to_have_text(
+        "Il testo è stato chiuso alle modifiche (la proposta è stata presentata): ricarica la pagina per leggerlo."
+    )
+    expect(typing.locator(".cm-content")).to_have_attribute("contenteditable", "false")
+    document_id = int(typing.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
+    assert _server_text(live_server, document_id) == "Aperture serali. ultima parola"

@@ -14,6 +14,7 @@ export function finalMessageKey(code) {
   if (code === 4401) return "msgSessionEnded";
   if (code === 4403 || code === 4404) return "msgNoAccess";
   if (code === 4409) return "msgFrozen";
+  if (code === 4429) return "msgTooMany";
   return "msgStopped";
 }
 
