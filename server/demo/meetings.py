@@ -1,15 +1,23 @@
-"""Demo meetings: each table's past, current and upcoming meetings, their agendas and who was present."""
+"""Demo meetings: each table's past, current and upcoming meetings, their agendas and who was present.
+
+Past meetings were opened and closed by their chair, each discussed item with the organisations
+that spoke and for how long; today's meeting of the commerce and tourism table is in progress
+(check-in open, an item under discussion, one organisation speaking and others waiting); the
+tables' quorum is half of their member organisations.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import AgendaStatus, Table
+from server.db.models import AgendaItem, AgendaStatus, Meeting, Speaker, Table
+from server.db.types import utcnow
 from server.demo.world import DemoWorld
-from server.domain import agenda, meetings
+from server.domain import agenda, meeting_life, meetings, quorum, speakers
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,10 @@ class Item:
     presenter: str | None = None
     minutes: int | None = None
     status: str = "pending"
+    # Who spoke on it (organisation key, seconds), in order; on the item under discussion today,
+    # the last one is still speaking and `waiting` ask for the floor (a leading "!" for a point of order).
+    spoke: tuple[tuple[str, int], ...] = ()
+    waiting: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class DemoMeeting:
 async def seed(session: AsyncSession, world: DemoWorld) -> None:
     """The meetings of the tables being created, called by their secretary and chaired by their chair."""
     for slug, table in world.tables.items():
+        await quorum.set_quorum(session, table, quorum.QuorumRule(percent=50), actor_id=None)
         for demo_meeting in MEETINGS.get(slug, []):
             await _meeting(session, world, table, demo_meeting)
 
@@ -59,16 +72,106 @@ async def _meeting(session: AsyncSession, world: DemoWorld, table: Table, demo_m
             title=item.title, description=item.description, presenter=presenter, planned_minutes=str(item.minutes or "")
         )
         added.append((await agenda.add_item(session, table, meeting.id, item_values, actor_id=secretary), item))
-    # Statuses in the order a chair sets them: what was discussed, then what is being discussed.
-    for status in ("done", "deferred", "current"):
-        for record, item in added:
-            if item.status == status:
-                await agenda.set_status(
-                    session, table, meeting.id, record.id, AgendaStatus(status), version=record.version, actor_id=chair
-                )
     if demo_meeting.present:
         marks = {world.organisations[key].id: (True, names) for key, names in demo_meeting.present.items()}
         await meetings.record_attendance(session, table, meeting.id, marks, version=0, actor_id=secretary)
+    ran = any(item.status != "pending" for item in demo_meeting.items)
+    if not ran:
+        return
+    await meeting_life.open_meeting(session, table, meeting.id, actor_id=chair)
+    # The items in the order a chair takes them: what was discussed, then what is being discussed.
+    for status in ("done", "deferred", "current"):
+        for record, item in added:
+            if item.status != status:
+                continue
+            if status != "deferred":
+                await _set(session, table, meeting.id, record, AgendaStatus.current, chair)
+                await _speak(session, world, table, meeting.id, record, item, chair)
+            if status != "current":
+                await _set(session, table, meeting.id, record, AgendaStatus(status), chair)
+    past = demo_meeting.days_from_today < 0
+    if past:
+        await meeting_life.close_meeting(session, table, meeting.id, actor_id=chair)
+    else:
+        await meeting_life.set_check_in(session, table, meeting.id, True, actor_id=chair)
+    await _clocks(session, meeting, [(record, item) for record, item in added if item.status != "pending"], past)
+
+
+async def _set(
+    session: AsyncSession, table: Table, meeting_id: int, record: AgendaItem, status: AgendaStatus, chair: int
+) -> None:
+    await agenda.set_status(session, table, meeting_id, record.id, status, version=record.version, actor_id=chair)
+
+
+async def _speak(
+    session: AsyncSession, world: DemoWorld, table: Table, meeting_id: int, record: AgendaItem, item: Item, chair: int
+) -> None:
+    """The chair gives the floor to each organisation in turn; today's last one is still speaking."""
+    for index, (key, _seconds) in enumerate(item.spoke):
+        speaker = await speakers.add(session, table, meeting_id, record.id, world.organisations[key].id, actor_id=chair)
+        await speakers.start(session, table, meeting_id, speaker.id, actor_id=chair)
+        if item.status != "current" or index < len(item.spoke) - 1:
+            await speakers.stop(session, table, meeting_id, speaker.id, actor_id=chair)
+    for key in item.waiting:
+        organisation = world.organisations[key.lstrip("!")]
+        await speakers.add(
+            session, table, meeting_id, record.id, organisation.id, actor_id=chair, point_of_order=key.startswith("!")
+        )
+
+
+async def _clocks(session: AsyncSession, meeting: Meeting, items: list[tuple[AgendaItem, Item]], past: bool) -> None:
+    """The times the meeting would have taken, written over those of this run (which took no time):
+    a past meeting from its start; today's as if opened forty minutes ago."""
+    now = utcnow()
+    start: datetime = meeting.starts_at if past else now - timedelta(minutes=40)
+    moment = start + timedelta(minutes=5)
+    for record, item in items:
+        if item.status == "deferred":
+            continue
+        if item.status == "current":
+            spoken = sum(seconds for _key, seconds in item.spoke[:-1])
+            began = now - timedelta(seconds=spoken + 150)
+            await session.execute(
+                update(AgendaItem)
+                .where(AgendaItem.id == record.id)
+                .values(discussion_started_at=began, discussed_seconds=0)
+            )
+            moment = began + timedelta(seconds=60)
+        else:
+            began = moment
+        for speaker_id, seconds in await _speeches(session, record.id, item):
+            ended = None if item.status == "current" and seconds is None else moment + timedelta(seconds=seconds or 0)
+            await session.execute(
+                update(Speaker)
+                .where(Speaker.id == speaker_id)
+                .values(asked_at=moment - timedelta(minutes=1), started_at=moment, ended_at=ended, seconds=seconds)
+            )
+            moment = ended or moment
+        if item.status != "current":
+            discussed = int((moment - began).total_seconds()) + 120
+            await session.execute(
+                update(AgendaItem).where(AgendaItem.id == record.id).values(discussed_seconds=discussed)
+            )
+            moment += timedelta(seconds=120)
+    closed = moment + timedelta(minutes=5) if past else None
+    await session.execute(update(Meeting).where(Meeting.id == meeting.id).values(opened_at=start, closed_at=closed))
+
+
+async def _speeches(session: AsyncSession, item_id: int, item: Item) -> list[tuple[int, int | None]]:
+    """The item's speeches in order, each with the seconds it took (None: still speaking)."""
+    from sqlalchemy import select
+
+    ids = (
+        await session.scalars(
+            select(Speaker.id)
+            .where(Speaker.item_id == item_id, Speaker.started_at.is_not(None))
+            .order_by(Speaker.started_at, Speaker.id)
+        )
+    ).all()
+    seconds: list[int | None] = [s for _key, s in item.spoke]
+    if item.status == "current" and seconds:
+        seconds[-1] = None
+    return list(zip(ids, seconds, strict=True))
 
 
 PALAZZO = "Palazzo Malvezzi, via Zamboni 13, Bologna – Sala del Consiglio"
@@ -87,6 +190,7 @@ MEETINGS: dict[str, list[DemoMeeting]] = {
                     "giorgio.bernardi",
                     30,
                     "done",
+                    spoke=(("unione-appennino", 540), ("ascom", 170), ("cgil", 195), ("circondario-imolese", 120)),
                 ),
                 Item(
                     "Tassa di soggiorno e promozione turistica metropolitana",
@@ -94,6 +198,7 @@ MEETINGS: dict[str, list[DemoMeeting]] = {
                     "sara.monti",
                     25,
                     "done",
+                    spoke=(("confesercenti", 240), ("cna", 150), ("cisl", 210)),
                 ),
                 Item("Aperture domenicali dei negozi nei centri storici", "", "luca.cavina", 20, "deferred"),
             ],
@@ -115,7 +220,14 @@ MEETINGS: dict[str, list[DemoMeeting]] = {
             place=PALAZZO,
             online_url="https://videoconferenza.tavoli.example/commercio-turismo",
             items=[
-                Item("Approvazione del verbale della seduta precedente", "", "paolo.ferri", 5, "done"),
+                Item(
+                    "Approvazione del verbale della seduta precedente",
+                    "",
+                    "paolo.ferri",
+                    5,
+                    "done",
+                    spoke=(("cm", 60),),
+                ),
                 Item(
                     "Saldi invernali e aperture festive",
                     "Calendario condiviso dei **saldi** e delle aperture nelle festività, con attenzione "
@@ -123,6 +235,8 @@ MEETINGS: dict[str, list[DemoMeeting]] = {
                     "luca.cavina",
                     30,
                     "current",
+                    spoke=(("ascom", 420), ("cgil", 185), ("confesercenti", 0)),
+                    waiting=("cisl", "!uil", "cna"),
                 ),
                 Item(
                     "Distretti del commercio: bando regionale e candidature delle Unioni",
@@ -280,6 +394,7 @@ MEETINGS: dict[str, list[DemoMeeting]] = {
                     "alessandro.nanni",
                     45,
                     "done",
+                    spoke=(("confindustria", 600), ("cgil", 300), ("cisl", 240), ("uil", 200), ("cm", 180)),
                 ),
                 Item("Ammortizzatori sociali e ricollocazione", "", "nicola.serra", 30, "deferred"),
             ],

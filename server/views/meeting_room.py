@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
-from server.db.models import Attendance, Meeting, MeetingStatus, Organisation, Table
+from server.db.models import AgendaItem, Attendance, Meeting, MeetingStatus, Organisation, Speaker, SpeakerStatus, Table
 from server.db.types import utcnow
 from server.domain import meeting_life, quorum, room_links, speakers
 from server.domain.agenda import AgendaEvent
@@ -58,10 +59,32 @@ async def _speakers_data(session: AsyncSession, meeting: Meeting) -> dict[str, A
     return {"meeting": meeting, "speakers": listing, "speakers_now": utcnow()}
 
 
+async def spoken_by_item(session: AsyncSession, meeting: Meeting) -> list[tuple[AgendaItem, list[Speaker]]]:
+    """Who spoke on each item of the meeting, in order, with their seconds (items nobody spoke on left out)."""
+    rows = (
+        await session.execute(
+            select(AgendaItem, Speaker)
+            .join(Speaker, Speaker.item_id == AgendaItem.id)
+            .options(joinedload(Speaker.organisation))
+            .where(
+                AgendaItem.meeting_id == meeting.id,
+                AgendaItem.removed_at.is_(None),
+                Speaker.status == SpeakerStatus.spoke,
+            )
+            .order_by(AgendaItem.position, Speaker.started_at, Speaker.id)
+        )
+    ).all()
+    found: dict[int, tuple[AgendaItem, list[Speaker]]] = {}
+    for item, speaker in rows:
+        found.setdefault(item.id, (item, []))[1].append(speaker)
+    return list(found.values())
+
+
 async def load_speakers(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
     meeting = await _meeting(session, table, screen)
     data = await _speakers_data(session, meeting)
     data["present_organisations"] = await present_organisations(session, meeting)
+    data["spoken_by_item"] = await spoken_by_item(session, meeting)
     return {"table": table, **data}
 
 
