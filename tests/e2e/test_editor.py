@@ -83,6 +83,17 @@ def _close_sockets_of(server: ThreadedServer, user_id: int, code: int) -> int:
     return int(server.call(close))
 
 
+def _leaving_is_stopped(page: Any) -> bool:
+    """Whether the page asks the browser to warn before it is left (its beforeunload handler)."""
+    return bool(
+        page.evaluate("""() => {
+            const event = new Event("beforeunload", { cancelable: true });
+            window.dispatchEvent(event);
+            return event.defaultPrevented;
+        }""")
+    )
+
+
 def _type_at_end(page: Any, text: str) -> None:
     page.locator(".cm-content").click()
     page.keyboard.press("Control+End")
@@ -149,9 +160,11 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
     assert _close_sockets_of(live_server, board.member.id, RESTART) == 1
     expect(first.locator(".doc-editor-state")).to_have_text(OFFLINE)
     expect(other.locator("[data-editor-people] li[data-remote]")).to_have_count(0)
+    assert not _leaving_is_stopped(first)  # nothing unsent yet
     _type_at_end(first, " scritto-senza-rete")
     first.keyboard.press("Control+Home")
     first.keyboard.press("Delete")  # a deletion too, which no state vector shows
+    assert _leaving_is_stopped(first)  # the browser asks before the page goes
     _type_at_end(other, " scritto-in-rete")
     expect(other.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     expect(first.locator(".doc-editor-state")).to_have_text(OFFLINE)
@@ -171,6 +184,7 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
     for page in (first, other):
         assert _editor_text(page) == stored
     expect(first.locator("[data-editor-people] li[data-remote]")).to_have_text(second.name)
+    assert not _leaving_is_stopped(first)
 
 
 def test_the_editor_is_accessible_and_its_toolbar_works_from_the_keyboard(browser, live_server, live_board: Board):
@@ -280,3 +294,56 @@ def test_a_draft_submitted_while_someone_types_closes_their_editor(browser, live
     expect(typing.locator(".cm-content")).to_have_attribute("contenteditable", "false")
     document_id = int(typing.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
     assert _server_text(live_server, document_id) == "Aperture serali. ultima parola"
+
+
+# A second mount of the same document, read-only, added to the page after it loaded (the island
+# mounts editors that a swap brings): the macro's markup with readonly=True, from the server.
+READ_ONLY_MOUNT = """(html) => {
+  const holder = document.createElement("div");
+  holder.innerHTML = html;
+  document.querySelector("main").append(holder.firstElementChild);
+}"""
+
+
+def test_a_read_only_mount_shows_the_text_live_without_a_toolbar(browser, live_server, live_board: Board):
+    from playwright.sync_api import expect
+
+    from server.views.templating import make_environment
+
+    board = live_board
+    drafted = _draft(board, "Aperture serali.")
+    page = browser.new_context().new_page()
+    log_in(page, live_server, "member@example.org")
+    page.goto(f"{live_server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}")
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
+    document_id = int(page.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
+    writer = page.locator(f"#editor-{document_id}")
+
+    environment = make_environment()
+    environment.globals["url_for"] = lambda name, **params: live_server.app.url_path_for(name, **params)
+    template = environment.from_string(
+        '{% from "documents/_editor.html" import editor %}{{ editor(document_id, "Testo letto", readonly=True) }}'
+    )
+    markup = template.render(document_id=document_id).replace(f"editor-{document_id}", "reader")
+    page.evaluate(READ_ONLY_MOUNT, markup)
+    reader = page.locator("#reader")
+    expect(reader.locator(".doc-editor-state")).to_have_text(
+        "Il testo segue le modifiche in tempo reale.", timeout=WAIT
+    )
+    expect(reader.locator("[role=toolbar]")).to_have_count(0)
+    content = reader.locator(".cm-content")
+    expect(content).to_have_attribute("contenteditable", "false")
+    expect(content).to_have_attribute("aria-readonly", "true")
+    expect(content).to_have_text("Aperture serali.")
+
+    writer.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" Anche la domenica.")
+    page.wait_for_function(
+        f"(expected) => ({EDITOR_TEXT})(document.querySelector('#reader [data-editor-mount]')) === expected",
+        arg="Aperture serali. Anche la domenica.",
+        timeout=WAIT,
+    )
+    # The writer's caret is drawn in the reader, named by the server.
+    expect(reader.locator(".cm-ySelectionInfo")).to_have_text(board.member.name)
+    expect(writer.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
