@@ -9,7 +9,8 @@ cutting the reads into messages, finding the edits each carries (client id and c
 update's header), and applying what each replica received to its document.
 
 Lines on standard output: {"ready": …} once every socket is open and synchronised, then (after
-"go T0" on standard input, T0 a time.monotonic() shared by every worker) {"done": …} once the
+"go T0" on standard input, T0 a time.monotonic() shared by every worker) {"typed": …} once the
+last edit is sent, {"done": …} once the
 results are in OUT; the sockets close when standard input closes.
 """
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pycrdt import Doc, Text, merge_updates
+from pycrdt import Doc, Text
 
 from bench.lib.ywire import (
     OP_BINARY,
@@ -197,10 +198,18 @@ class Replica:
         own = self.editor.client_id
         return all(self.seen.get(client, 0) >= end for client, end in editors.items() if client != own)
 
-    def text(self, seed: bytes) -> str:
+    def text(self) -> str:
+        """The replica: the editor's own document (the seed and its edits) and all it received.
+
+        Applied one by one in a transaction (pycrdt's merge_updates grows faster than linearly
+        with thousands of small updates)."""
         doc: Doc[Any] = Doc()
-        doc.apply_update(merge_updates(seed, self.editor.final, *self.updates))
-        return str(doc.get(TEXT, type=Text))
+        text = doc.get(TEXT, type=Text)
+        with doc.transaction():
+            doc.apply_update(self.editor.final)
+            for update in self.updates:
+                doc.apply_update(update)
+        return str(text)
 
 
 async def server_text(spec: Spec) -> str:
@@ -262,6 +271,7 @@ async def main(spec: Spec, out_path: Path) -> None:
     cpu_start, wall_start = time.process_time(), time.monotonic()
     clients, clocks, sent = await type_edits(spec, sockets, t0)
     cpu, wall = time.process_time() - cpu_start, time.monotonic() - wall_start
+    print(json.dumps({"typed": len(sent)}), flush=True)
 
     replicas = [Replica(editor, socket) for editor, socket in zip(spec.editors, sockets, strict=True)]
     deadline = time.monotonic() + spec.drain_timeout
@@ -281,7 +291,7 @@ async def main(spec: Spec, out_path: Path) -> None:
         "sends": (clients, clocks, sent),
         "arrivals": [(r.clients, r.clocks, r.arrived) for r in replicas],
         "complete": sum(1 for r in replicas if r.complete(spec.every_editor)),
-        "texts": [r.text(spec.seed) for r in replicas],
+        "texts": [r.text() for r in replicas],
         "closed": closed,
         "lost": lost,
         "server_text": await server_text(spec) if spec.observe else None,
