@@ -97,3 +97,32 @@ def test_a_proposals_page_shows_each_organisation_its_own_controls_and_follows_c
     expect(secretary.locator("#comment-threads details[data-owner]")).to_be_visible()
     expect(author.locator("#comment-threads details[data-owner]")).to_be_hidden()
     assert chair.evaluate("() => window.notReloaded === true"), "the chair's page was not reloaded"
+
+
+def test_what_a_co_author_types_reaches_the_chair_s_preview_rendered_by_the_server(browser, server, board):
+    """The editor beside the preview: a co-author types Markdown, the server stores, renders and pushes
+    it; the chair, who reads the draft, sees the rendered text follow, and the page is not reloaded."""
+    from playwright.sync_api import expect
+
+    member = Actor(board.member.id, Role.member)
+    text = proposals.parse_text(title="Orari estivi dei negozi", summary="", body="Aperture serali.")
+    drafted = board.seed.run(lambda s: proposals.create_proposal(s, board.table, text, [board.cgil.slug], actor=member))
+    url = f"{server.url}/tavoli/{board.table.slug}/proposte/{drafted.id}"
+    author, chair = browser.new_context().new_page(), browser.new_context().new_page()
+    for page, who in ((author, "member"), (chair, "chair")):
+        log_in(page, server, f"{who}@example.org")
+        page.goto(url)
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+    expect(chair.locator("[data-doc-editor]")).to_have_count(0)
+    editor = author.locator("[data-doc-editor] .cm-content")
+    expect(editor).to_be_visible()
+    expect(author.locator("form[data-editor-fallback]")).to_be_hidden()
+    chair.evaluate("() => { window.notReloaded = true; }")
+    editor.click()
+    author.keyboard.press("Control+End")
+    author.keyboard.type("\n\nAnche la **domenica**.")
+    expect(author.locator("[data-editor-state]")).to_have_text("Tutte le modifiche sono salvate")
+    expect(author.locator("#proposal-body strong")).to_have_text("domenica")
+    expect(chair.locator("#proposal-body strong")).to_have_text("domenica")
+    expect(chair.locator("#proposal-body")).to_contain_text("Aperture serali.")
+    assert chair.evaluate("() => window.notReloaded === true"), "the chair's page was not reloaded"
