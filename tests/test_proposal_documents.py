@@ -493,3 +493,18 @@ async def test_a_change_to_the_document_pushes_the_rendered_preview_to_a_reader(
     assert len(body_events(live_board)) == 1
     stored = live_board.current(Proposal, proposal.id)
     assert stored.body == BODY + "\n\nQuarto punto.\n\nTerzo **punto**."
+
+
+def test_a_form_save_past_the_document_s_size_limit_is_refused_beside_the_text(board, seed):
+    proposal = draft(board, seed)
+    document = document_of(seed, proposal)
+    values = proposals.ProposalText(TEXT.title, TEXT.summary, BODY + " Una frase in più.")
+    with pytest.raises(Invalid) as refused:
+        seed.run(
+            lambda s: proposals.save_draft(
+                s, board.table, proposal.id, values, version=proposal.version, base=BODY, actor=author(board), limit=64
+            )
+        )
+    assert "dimensione massima" in refused.value.errors["body"]
+    assert rows_of(seed, document) == 1
+    assert text_of(seed, document) == BODY

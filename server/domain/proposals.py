@@ -216,6 +216,7 @@ async def save_draft(
     actor: Actor,
     base: str | None = None,
     save_version: bool = False,
+    limit: int | None = None,
 ) -> Saved:
     """Save a draft from its form (co-authors only); with `save_version`, also keep it as a numbered version.
 
@@ -224,6 +225,7 @@ async def save_draft(
     that reached it and that this form did not touch. A body changed since `base` is stale (409), as
     are a title or a summary changed since `version`; without `base` (a caller outside a form),
     `version` guards the body too. The same text again is a no-op (a saved version is not repeated).
+    A document that would pass `limit` bytes (TAVOLI_DOC_MAX_BYTES) refuses the text (Invalid).
     """
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
@@ -248,7 +250,12 @@ async def save_draft(
     update_id = None
     if body_changed:
         # The document holds `base` (checked above, under its lock): the difference from it is applied.
-        await documents.apply_text(session, document.id, base=current, new=typed, user_id=actor.user_id)
+        try:
+            await documents.apply_text(
+                session, document.id, base=current, new=typed, user_id=actor.user_id, limit=limit
+            )
+        except documents.DocumentTooLarge as exc:
+            raise Invalid({"body": str(exc)}) from None
         update_id = await proposal_bodies.latest_update_id(session, document.id)
     if fields_changed or body_changed:
         proposal.title, proposal.summary = text.title, text.summary

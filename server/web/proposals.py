@@ -180,6 +180,7 @@ async def update_proposal(request: Request, access: TableAccess) -> Response:
             base=typed["base"],
             actor=_actor(access),
             save_version=save_version,
+            limit=request.app.state.settings.doc_max_bytes,
         )
         saved.append(outcome)
         return outcome.proposal
