@@ -86,7 +86,7 @@ def test_the_size_limit_refuses_and_stores_nothing(seed, table):
     size = seed.run(lambda s: documents.stored_size(s, document.id))
     assert size > 100
     update = client_edit(seed, document.id, lambda t: t.insert(0, "y" * 200))
-    with pytest.raises(documents.DocumentTooLarge, match="maximum size"):
+    with pytest.raises(documents.DocumentTooLarge):
         seed.run(lambda s: documents.append(s, document.id, update, None, limit=size + 100))
     assert len(rows(seed, document.id)) == 1
     seed.run(lambda s: documents.append(s, document.id, update, None, limit=size + len(update)))
