@@ -83,6 +83,7 @@ class World:
             for n, user_id in enumerate(user_ids)
         ]
         self.rooms: Any = None
+        self.last_room: Any = None
         self.inserted: list[str] = []
         self.deleted: set[str] = set()
         self.counter = 0
@@ -94,7 +95,13 @@ class World:
         self.rooms = await self.make_rooms()
 
     async def room(self) -> Any:
-        return await self.rooms.room(self.document_id)
+        """The document's room; one loaded anew from the store (after a restart, or after its
+        last client left and it closed) must hold every update the server acknowledged."""
+        room = await self.rooms.room(self.document_id)
+        if room is not self.last_room:
+            self.last_room = room
+            self.check_acknowledged(room_doc(room), "in a room loaded from the store")
+        return room
 
     async def stop(self) -> None:
         for link in self.links:
