@@ -111,7 +111,15 @@ function mount(root) {
 
   // -- the connection ------------------------------------------------------------------------
   provider.on("status", ({ status }) => {
-    if (status === "connected") connectedOnce = true;
+    if (status === "connected") {
+      connectedOnce = true;
+      // When a socket closes, the server removes its awareness state with the next clock
+      // (clock + 1): others would ignore this page's state at its old clock. Two steps up, then
+      // y-websocket sends it as the connection opens.
+      const state = provider.awareness.getLocalState() || {};
+      provider.awareness.setLocalState({ ...state });
+      provider.awareness.setLocalState({ ...state });
+    }
     if (status === "disconnected") {
       asking = false;
       askAgain = false;

@@ -83,6 +83,14 @@ def _close_sockets_of(server: ThreadedServer, user_id: int, code: int) -> int:
     return int(server.call(close))
 
 
+# Records, in the page, the names of the list of who is here after each of its changes.
+RECORD_PEOPLE = """(list) => {
+  const names = () => Array.from(list.querySelectorAll("li[data-remote]"), (item) => item.textContent);
+  window.peopleSeen = [names()];
+  new MutationObserver(() => window.peopleSeen.push(names())).observe(list, { childList: true, subtree: true });
+}"""
+
+
 def _leaving_is_stopped(page: Any) -> bool:
     """Whether the page asks the browser to warn before it is left (its beforeunload handler)."""
     return bool(
@@ -185,6 +193,18 @@ def test_two_people_type_at_once_and_an_offline_page_catches_up(browser, console
         assert _editor_text(page) == stored
     expect(first.locator("[data-editor-people] li[data-remote]")).to_have_text(second.name)
     assert not _leaving_is_stopped(first)
+
+    # The other page, idle, loses its socket and reconnects: the first sees it leave, then come
+    # back (the list's changes are recorded as they happen, so that none is missed).
+    first.locator("[data-editor-people]").evaluate(RECORD_PEOPLE)
+    assert _close_sockets_of(live_server, second.id, RESTART) == 1
+    first.wait_for_function(
+        "(name) => window.peopleSeen.some((names, i) => names.length === 0"
+        " && window.peopleSeen.slice(i).some((later) => later.join() === name))",
+        arg=second.name,
+        timeout=WAIT,
+    )
+    expect(other.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
 
 
 def test_the_editor_is_accessible_and_its_toolbar_works_from_the_keyboard(browser, live_server, live_board: Board):
