@@ -113,9 +113,10 @@ function mount(root) {
   provider.on("status", ({ status }) => {
     if (status === "connected") {
       connectedOnce = true;
-      // When a socket closes, the server removes its awareness state with the next clock
-      // (clock + 1): others would ignore this page's state at its old clock. Two steps up, then
-      // y-websocket sends it as the connection opens.
+      // Others take an awareness state only at a clock above the one they know: above 0 for a
+      // new client (this page sets nothing until its caret moves), and above the server's
+      // removal of the state when a socket closed (clock + 1). Two steps up, then y-websocket
+      // sends the state as the connection opens: this page is listed as present at once.
       const state = provider.awareness.getLocalState() || {};
       provider.awareness.setLocalState({ ...state });
       provider.awareness.setLocalState({ ...state });
@@ -244,10 +245,6 @@ function mount(root) {
   });
   root.hidden = false;
   render();
-  // Others ignore a first awareness state at clock 0 (y-protocols takes a new client's state only
-  // when its clock is above 0), and this page sets nothing else until its caret moves: so that
-  // it is listed as present from the start, its empty state goes out at clock 1.
-  provider.awareness.setLocalState({});
   provider.connect();
 
   return () => {
