@@ -86,6 +86,7 @@ async def _agenda_answer(
         "agenda_message": message,
         "announce": announce,
         "add_form": add_form,
+        "add_open": add_form is not None,
         "people": people,
     }
     return render(request, "meetings/_agenda_response.html", context, status)

@@ -104,6 +104,7 @@ def test_a_plain_form_without_javascript_still_works(browser, server, board, con
     page.locator(f"#item-{board.items[2].id}-up").click()
     page.wait_for_url(f"{server.url}{board.meeting_url}#agenda")
     assert agenda_titles(page) == ["Saldi invernali", "Varie ed eventuali", "Distretti del commercio"]
+    page.locator("#agenda-add summary").click()  # the add form is a disclosure once there are items
     page.locator("#field-title").fill("")
     page.get_by_role("button", name="Aggiungi il punto").click()
     assert page.locator("#title-error").inner_text() == "Inserisci un titolo."
