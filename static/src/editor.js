@@ -27,6 +27,7 @@ const SYNC_STEP_1 = 0;
 const SYNC_STEP_2 = 1;
 const SYNC_UPDATE = 2;
 const MESSAGE_SAVED = 100; // ours: varUint 100, varUint8Array(the server's state vector)
+const SETTLE_MS = 800;
 
 const mounted = new Map(); // root element -> its editor's destroy()
 
@@ -154,6 +155,11 @@ function mount(root) {
       render();
     });
   }
+  // While someone types, every key makes the text unsaved and the server's answer saved again a
+  // moment later: a status line that said so each time would make screen readers talk over the
+  // typing. "Saved" after "unsaved" is shown once it has lasted SETTLE_MS (it is true all along:
+  // the line only waits to say it); every other change is shown at once.
+  let settling = null; // the timer while "saved" waits to be shown, "done" when it may be
   function render() {
     let state;
     let key;
@@ -162,11 +168,24 @@ function mount(root) {
     else if (!synced) [state, key] = ["connecting", "msgConnecting"];
     else if (save.saved) [state, key] = ["saved", "msgSaved"];
     else [state, key] = ["unsaved", "msgUnsaved"];
-    if (statusLine && statusLine.dataset.state !== state) {
+    if (state === "saved" && root.dataset.state === "unsaved") {
+      if (settling === null) {
+        settling = window.setTimeout(() => {
+          settling = "done";
+          render();
+        }, SETTLE_MS);
+      }
+      if (settling !== "done") return;
+    } else if (settling !== null && settling !== "done") {
+      window.clearTimeout(settling);
+    }
+    settling = null;
+    if (root.dataset.state === state) return;
+    root.dataset.state = state;
+    if (statusLine) {
       statusLine.dataset.state = state;
       statusLine.textContent = data[key] || "";
     }
-    root.dataset.state = state;
   }
   const warnBeforeLeaving = (event) => {
     if (save.saved) return;
@@ -250,6 +269,7 @@ function mount(root) {
   return () => {
     window.removeEventListener("beforeunload", warnBeforeLeaving);
     window.clearTimeout(retry);
+    if (typeof settling === "number") window.clearTimeout(settling);
     provider.awareness.off("change", showPeople);
     provider.destroy();
     view.destroy();
