@@ -37,7 +37,9 @@ from server.live.yprotocol import (
     read_vector,
     sync_message,
 )
-from tests.live_support import Browser, closed_with
+from tests.conftest import POSTGRES_BROKER_URL, REDIS_URL, need, reachable, unique_channel
+from tests.live_support import Browser, ThreadedServer, closed_with
+from tests.support import Board
 
 MAX_BYTES = 200_000
 INITIAL = "# Proposta\n\nTesto iniziale."
@@ -585,3 +587,67 @@ async def test_a_participant_is_relayed_nothing_before_its_step_1_is_answered(da
 async def documents_load(database, document_id: int) -> Doc:
     async with database.read() as session:
         return await documents.load(session, document_id)
+
+
+# --- two instances -----------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["redis", "postgresql"])
+def instances(request, settings, password_hash):
+    """Two instances of the app (each a real uvicorn) on one database and one broker."""
+    url = REDIS_URL if request.param == "redis" else POSTGRES_BROKER_URL
+    if not reachable(url):
+        need(f"{request.param} is not reachable at {url}")
+    shared = dataclasses.replace(settings, broker_url=unique_channel(url))
+    first = ThreadedServer(shared).start()
+    second = ThreadedServer(shared).start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+async def test_awareness_and_a_freeze_reach_every_instance(instances, password_hash):
+    first, second = instances
+    board = Board(first.seed(password_hash))
+    first.seed(password_hash).person(board.table, Role.member, "member2@example.org", board.cgil)
+    text = proposals.parse_text(title="Saldi coordinati", summary="", body=INITIAL)
+    proposal = board.seed.run(
+        lambda s: proposals.create_proposal(
+            s, board.table, text, [board.cgil.slug], actor=Actor(board.member.id, Role.member)
+        )
+    )
+    draft = document_of(board.seed, board.table.id, proposal.id, INITIAL)
+    here, there = (
+        await Browser(first.url).log_in("member@example.org"),
+        await Browser(second.url).log_in("member2@example.org"),
+    )
+    try:
+        one = await Client.open(here, draft)
+        other = await Client.open(there, draft)
+        await one.synced()
+        await other.synced()
+        # An update typed on one instance reaches the other by reference (its row's id).
+        await one.type(0, "Uno. ")
+        await other.until(lambda: str(other.text) == "Uno. " + INITIAL)
+        await other.until(other.saved)
+        # Awareness crosses too, with the server's name of the person.
+        client_id = one.doc.client_id
+        await one.socket.send(
+            awareness_message(encode_awareness([(client_id, 1, '{"user":{"name":"Qualcun altro"}}')]))
+        )
+        await other.until(lambda: client_id in other.awareness)
+        assert json.loads(other.awareness[client_id])["user"] == {"name": "Member", "colour": board.cgil.id % 8}
+
+        async def freeze():
+            async with first.app.state.database.transaction() as session:
+                frozen = await documents.freeze(session, draft)
+            await first.app.state.documents.close_document(draft)
+            return frozen
+
+        frozen = first.call(freeze)
+        assert await closed_code(one) == 4409
+        assert await closed_code(other) == 4409
+        assert frozen == "Uno. " + INITIAL
+    finally:
+        await here.close()
+        await there.close()
