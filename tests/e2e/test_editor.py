@@ -242,6 +242,11 @@ def test_the_editor_is_accessible_and_its_toolbar_works_from_the_keyboard(browse
     toolbar.get_by_role("button", name="Elenco puntato").click()
     expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
     assert _editor_text(page) == "**Aperture serali**\n- nuova riga"
+    # A deletion alone moves no state vector: "saved" comes once the server's delete set has it.
+    page.keyboard.press("Backspace")
+    expect(page.locator(".doc-editor-state")).to_have_text(SAVED, timeout=WAIT)
+    document_id = int(page.locator("[data-doc-editor]").get_attribute("data-document-id") or "")
+    assert _server_text(live_server, document_id) == "**Aperture serali**\n- nuova rig"
 
     # axe runs as a script of its own, which the CSP would refuse: a page of its own without it.
     checked = browser.new_context(bypass_csp=True).new_page()
