@@ -447,6 +447,14 @@ async def test_logging_out_closes_the_document_socket_4401(people, draft):
     assert await closed_code(client) == 4401
 
 
+async def test_a_session_that_expires_while_connected_closes_4401(live_seed, people, draft):
+    member = await people("member@example.org")
+    live_seed.run(lambda s: s.execute(update(UserSession).values(expires_at=utcnow() + timedelta(seconds=3))))
+    client = await Client.open(member, draft)
+    await client.synced()
+    assert await closed_code(client, timeout=10) == 4401
+
+
 async def test_losing_ones_role_closes_the_document_socket_4403(live_board, people, draft):
     client = await Client.open(await people("member@example.org"), draft)
     await client.synced()
