@@ -108,6 +108,10 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
     ("login", "email"): lambda world: world.actor_email,  # an account's address and password
     ("login", "password"): PASSWORD,
     ("table_members", "email"): "outsider@example.org",  # an account that is not yet on the table
+    # Speaking times in minutes ("4", "2:30"): what the form shows, changed, would be no time.
+    ("meeting_speaking_time", "speaking_time"): "4",
+    ("item_speaking_time", "speaking_time"): "2:30",
+    ("table_settings", "quorum"): "50%",  # a number or a share of the member organisations
 }
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
@@ -117,6 +121,8 @@ ADDRESSES: dict[tuple[str, str], str] = {
     ("healthz", "GET"): "/healthz",  # for load balancers; no page links to it
     # The "older events" link appears only after 50 events.
     ("table_history", "GET"): "/tavoli/{slug}/cronologia?prima=5",
+    # The room screen's script posts a room link's secret, read from the address's fragment.
+    ("room_access", "POST"): "/tavoli/{slug}/sedute/{meeting_id}/sala/accesso?secret={room_secret}",
 }
 # Form fields whose value is not stored as it was typed, and why: a 2xx/3xx is all that is asked of
 # them (a redirect still stays on the site).
@@ -158,7 +164,8 @@ class World:
     anonymous_pages: dict[str, str] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
-        return {"slug": self.board.table.slug}
+        room_secret = getattr(self.board, "room_secret", "")
+        return {"slug": self.board.table.slug, "meeting_id": self.board.meeting.id, "room_secret": room_secret}
 
 
 def furnish(seed: Seed, board: Board) -> None:
@@ -206,6 +213,38 @@ def furnish(seed: Seed, board: Board) -> None:
             )
 
     seed.run(more)
+    furnish_meeting_room(seed, board)
+
+
+def furnish_meeting_room(seed: Seed, board: Board) -> None:
+    """The board's meeting in progress, with every control of the meeting room shown: check-in open
+    (the chair's organisation not yet present, nor asking to speak), the first item under discussion
+    with a speaking time of its own, one organisation speaking and two requests waiting, a room link;
+    and a second meeting, still convened, to open."""
+    from server.db.models import AgendaStatus
+    from server.domain import agenda, meeting_life, meetings, room_links, speakers
+
+    table, meeting, item = board.table, board.meeting, board.items[0]
+
+    async def run(session: AsyncSession) -> None:
+        marks = {o.id: (True, "") for o in (board.cgil, board.cna)}
+        await meetings.record_attendance(session, table, meeting.id, marks, version=0, actor_id=None)
+        await meeting_life.open_meeting(session, table, meeting.id, actor_id=board.chair.id)
+        await meeting_life.set_check_in(session, table, meeting.id, True, actor_id=board.chair.id)
+        await agenda.set_status(session, table, meeting.id, item.id, AgendaStatus.current, version=1, actor_id=None)
+        await speakers.set_item_time(session, table, meeting.id, item.id, 120, actor_id=None)
+        speaking = await speakers.add(session, table, meeting.id, item.id, board.cgil.id, actor_id=None)
+        await speakers.start(session, table, meeting.id, speaking.id, actor_id=None)
+        await speakers.add(session, table, meeting.id, item.id, board.cna.id, actor_id=None)
+        await speakers.add(session, table, meeting.id, item.id, board.cgil.id, actor_id=None, point_of_order=True)
+        made = await room_links.create_link(session, table, meeting.id, key=SECRET, actor_id=board.chair.id)
+        board.room_secret = made.secret  # type: ignore[attr-defined]
+        later = meetings.parse_meeting(
+            title="Seduta di gennaio", day="2032-01-20", hour="15:00", place="Sala", online_url=""
+        )
+        await meetings.create_meeting(session, table, later, actor_id=board.chair.id)
+
+    seed.run(run)
 
 
 # --- one app and one seeded database for a whole walk -------------------------------------------

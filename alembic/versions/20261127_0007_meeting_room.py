@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('created_at', server.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', server.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('revoked_at', server.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', server.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_room_links_created_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], name=op.f('fk_room_links_meeting_id_meetings'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_room_links')),

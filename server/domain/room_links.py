@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Meeting, RoomLink, Table
@@ -157,6 +157,11 @@ async def admit(
         return None
     link, table_id = found
     return RoomPass(link.id, table_id, link.meeting_id, link.expires_at)
+
+
+async def used(session: AsyncSession, room_pass: RoomPass) -> None:
+    """Note when a link was last exchanged for a screen's cookie (the chair's list shows it)."""
+    await session.execute(update(RoomLink).where(RoomLink.id == room_pass.link_id).values(last_used_at=utcnow()))
 
 
 def room_session(link_id: int) -> str:

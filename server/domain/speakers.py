@@ -284,12 +284,20 @@ async def add(
 
 
 async def withdraw(
-    session: AsyncSession, table: Table, meeting_id: int, speaker_id: int, *, user_id: int, organisation_id: int | None
+    session: AsyncSession,
+    table: Table,
+    meeting_id: int,
+    speaker_id: int,
+    *,
+    user_id: int,
+    organisation_id: int | None,
+    runs_meetings: bool = False,
 ) -> Speaker:
-    """A member withdraws their organisation's waiting request (twice: once)."""
+    """A member withdraws their organisation's waiting request (twice: once); the chair and the
+    secretary, who may remove any request, may withdraw any too."""
     meeting = await _changing(session, table, meeting_id)
     speaker, item = await _speaker(session, meeting, speaker_id)
-    if organisation_id is None or speaker.organisation_id != organisation_id:
+    if not runs_meetings and (organisation_id is None or speaker.organisation_id != organisation_id):
         raise Forbidden(_("Only the organisation that asked to speak can withdraw its request."))
     if speaker.status is SpeakerStatus.withdrawn:
         return speaker

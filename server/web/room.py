@@ -384,6 +384,8 @@ async def exchange(request: Request, room_pass: room_links.RoomPass) -> Response
     """The room link's secret, posted by the room screen's script, for its cookie (scoped to the screen)."""
     settings: Settings = request.app.state.settings
     secret = text(await request.form(), "secret", room_links.SECRET_LIMIT + 1)
+    async with _db(request).transaction() as session:
+        await room_links.used(session, room_pass)
     response = Response(status_code=204)
     response.set_cookie(
         room_cookie_name(settings),

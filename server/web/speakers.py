@@ -44,7 +44,10 @@ def _name(speaker: Any) -> str:
 
 
 async def ask(request: Request, access: TableAccess) -> Response:
-    point_of_order = (await request.form()).get("point_of_order") == "on"
+    kind = (await request.form()).get("point_of_order")
+    if kind not in (None, "on"):  # a hidden field: only a hand-made request sends another value
+        raise HTTPException(400, _("The request could not be understood."))
+    point_of_order = kind == "on"
     user_id = access.viewer.user_id
     assert user_id is not None  # a member's route: someone logged in
     organisation_id = access.membership.organisation_id if access.membership else None
@@ -83,7 +86,13 @@ async def withdraw(request: Request, access: TableAccess) -> Response:
 
     async def change(session: Any) -> Any:
         return await speakers.withdraw(
-            session, access.table, meeting_id_of(request), speaker_id, user_id=user_id, organisation_id=organisation_id
+            session,
+            access.table,
+            meeting_id_of(request),
+            speaker_id,
+            user_id=user_id,
+            organisation_id=organisation_id,
+            runs_meetings=access.audience.runs_meetings,
         )
 
     return await room_action(
