@@ -294,11 +294,16 @@ class Room:
         try:
             while self._queue or self._compact_wanted:
                 batch, self._queue = self._queue, []
-                if batch:
-                    await self._store(batch)
-                if self._compact_wanted or self._since_compaction >= self.rooms.compact_rows:
-                    self._compact_wanted = False
-                    await self._compact()
+                try:
+                    if batch:
+                        await self._store(batch)
+                    if self._compact_wanted or self._since_compaction >= self.rooms.compact_rows:
+                        self._compact_wanted = False
+                        await self._compact()
+                except Exception:  # the next writes must still be served
+                    log.exception("the writer of document %s failed", self.document_id)
+                finally:
+                    _finish(batch)  # nobody waits forever for a write
         finally:
             self._writer = None
 
@@ -307,7 +312,10 @@ class Room:
         try:
             async with rooms.database.transaction() as session:
                 rows = await documents.append_many(
-                    session, self.document_id, [(w.update, w.peer.participant.user_id) for w in batch]
+                    session,
+                    self.document_id,
+                    [(w.update, w.peer.participant.user_id) for w in batch],
+                    checked=True,  # each was decoded as it came in
                 )
         except DocumentFrozen:
             self.frozen = True
