@@ -49,7 +49,7 @@ from server.domain import documents
 from server.domain.documents import EMPTY_UPDATE, DocumentFrozen, YDoc
 from server.domain.errors import NotFound
 from server.live import wire
-from server.live.brokers import NOTIFY_LIMIT, Broker
+from server.live.brokers import NOTIFY_LIMIT, Broker, MemoryBroker
 from server.live.document_socket import DocumentSocket
 from server.live.yprotocol import (
     AWARENESS,
@@ -464,11 +464,7 @@ class Room:
         for peer in list(self._peers.values()):
             await self._send(peer, message)
         if not local_only:
-            note = wire.DocumentAwareness(self.document_id, self.rooms.instance, update)
-            if len(wire.encode(note)) < NOTIFY_LIMIT:
-                await self.rooms.tell(note)
-            else:
-                log.debug("awareness of document %s too large to relay", self.document_id)
+            await self.rooms.tell_awareness(self.document_id, update)
 
     async def awareness_elsewhere(self, update: bytes) -> None:
         """Awareness from another instance's participants (already rewritten by their room)."""
@@ -727,13 +723,27 @@ class Rooms:
 
     async def tell(self, note: wire.DocumentNote) -> None:
         """Say something to every instance's rooms (this one's included)."""
-        if self.broker is None:
-            await self.received(note)
+        if self.broker is None or isinstance(self.broker, MemoryBroker):
+            await self.received(note)  # no other instance: no need to encode it for the broker
             return
         try:
             await self.broker.publish(wire.encode(note))
         except Exception:  # the other instances heal at their next sync (every reconnect, or resync)
             log.exception("could not relay a note about document %s", note.document_id)
+
+    async def tell_awareness(self, document_id: int, update: bytes) -> None:
+        """Tell the other instances' rooms an awareness update, if it is small enough to travel
+        inline (a PostgreSQL NOTIFY payload stays under 8,000 bytes); a larger one is not sent."""
+        if self.broker is None or isinstance(self.broker, MemoryBroker):
+            return  # no other instance
+        message = wire.encode(wire.DocumentAwareness(document_id, self.instance, update))
+        if len(message) >= NOTIFY_LIMIT:
+            log.debug("awareness of document %s too large to relay", document_id)
+            return
+        try:
+            await self.broker.publish(message)
+        except Exception:
+            log.exception("could not relay the awareness of document %s", document_id)
 
     async def publish(self, document_id: int, update_id: int) -> None:
         """Relay an update stored outside a socket (the no-JavaScript save) to every instance's room."""
