@@ -126,3 +126,14 @@ def test_the_add_form_is_a_disclosure_open_while_adding(client, board):
     wrong = post(client, f"{board.meeting_url}/punti", {"title": "", "client_key": "k-10"})
     assert wrong.status_code == 422
     assert "open" in one(wrong.text, "#agenda-add details.agenda-add-toggle").attributes
+
+
+def test_a_closed_meetings_agenda_has_no_controls(client, board):
+    from server.domain import meeting_life
+
+    for change in (meeting_life.open_meeting, meeting_life.close_meeting):
+        board.seed.run(lambda s, c=change: c(s, board.table, board.meeting.id, actor_id=board.chair.id))
+    login(client, "chair@example.org")
+    page = client.get(board.meeting_url).text
+    assert len(css(page, "#agenda li.agenda-item")) == 3
+    assert css(page, "#agenda form, #agenda .agenda-handle, #agenda details, #agenda-add form") == []

@@ -50,7 +50,10 @@ DETAILS = Region(
     record="meeting",
     follows=MEETING_CHANGED | ATTENDANCE_CHANGED | DETAILS_CHANGED,
 )
-AGENDA = Region("agenda", "meetings/_agenda.html", _agenda, record="meeting", follows=AGENDA_CHANGED)
+# The chair's controls go when the meeting closes.
+AGENDA = Region(
+    "agenda", "meetings/_agenda.html", _agenda, record="meeting", follows=AGENDA_CHANGED | meeting_room.LIFE
+)
 ATTENDANCE = Region(
     "attendance",
     "meetings/_attendance.html",
