@@ -71,6 +71,25 @@ class Link:
         self.replica.outbox.clear()
 
 
+# The operations a driver picks from, and how often each is picked (out of their sum): typing and
+# delivering dominate, as they would; faults and restarts are rarer. bench/convergence draws them
+# with these weights; the property test's rule draws from `OPERATIONS`, where each comes as many
+# times as its weight.
+WEIGHTS = {
+    "insert": 20,
+    "delete": 8,
+    "deliver_up": 20,
+    "deliver_down": 20,
+    "deliver_every": 6,
+    "drop": 4,
+    "repeat": 4,
+    "disconnect": 3,
+    "connect": 6,
+    "restart": 1,
+}
+OPERATIONS = [name for name, weight in WEIGHTS.items() for _ in range(weight)]
+
+
 class World:
     """Clients, their links and the server's rooms for one document."""
 
@@ -208,6 +227,21 @@ class World:
         queue = self.links[n].up if up else self.links[n].down
         if queue:
             queue.append(queue[which % len(queue)])
+
+    async def do(self, operation: str, n: int, pick: int, up: bool) -> None:
+        """One operation of `WEIGHTS` by client n (`pick`: which boundary, token or message)."""
+        if operation in ("insert", "delete", "deliver_up", "deliver_down"):
+            await getattr(self, operation)(n, pick)
+        elif operation in ("deliver_every", "drop", "repeat"):
+            await getattr(self, operation)(n, pick, up=up)
+        elif operation in ("disconnect", "connect"):
+            await getattr(self, operation)(n)
+        elif operation == "restart":
+            await self.restart()
+        else:
+            raise ValueError(f"no operation {operation!r}")
+        for link in self.links:
+            link.replica.tokens()  # every replica is made of whole tokens at every step
 
     # -- the end --------------------------------------------------------------------------------
 

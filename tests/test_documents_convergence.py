@@ -23,15 +23,16 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from tests.documents_sim import Playground, World
+from tests.documents_sim import OPERATIONS, Playground, World
 from tests.documents_support import doc_vector, text_of
 
 CLIENTS = 3
 clients = st.integers(0, CLIENTS - 1)
 picks = st.integers(0, 15)
 directions = st.booleans()
+operations = st.sampled_from(OPERATIONS)
 
 
 @pytest.fixture
@@ -60,47 +61,10 @@ def machine(portal: BlockingPortal, ground: Playground) -> type[RuleBasedStateMa
                 self.broken = True
                 raise
 
-        @rule(n=clients, boundary=picks)
-        def insert(self, n: int, boundary: int) -> None:
-            self.call(self.world.insert, n, boundary)
-
-        @rule(n=clients, which=picks)
-        def delete(self, n: int, which: int) -> None:
-            self.call(self.world.delete, n, which)
-
-        @rule(n=clients, which=picks, up=directions)
-        def deliver(self, n: int, which: int, up: bool) -> None:
-            self.call(self.world.deliver_up if up else self.world.deliver_down, n, which)
-
-        @rule(n=clients, which=picks, up=directions)
-        def deliver_all(self, n: int, which: int, up: bool) -> None:
-            """Everything in flight on one link, from the `which`-th on (in order, then the rest)."""
-            self.call(self.world.deliver_every, n, which, up=up)
-
-        @rule(n=clients, which=picks, up=directions)
-        def drop(self, n: int, which: int, up: bool) -> None:
-            self.call(self.world.drop, n, which, up=up)
-
-        @rule(n=clients, which=picks, up=directions)
-        def repeat(self, n: int, which: int, up: bool) -> None:
-            self.call(self.world.repeat, n, which, up=up)
-
-        @rule(n=clients)
-        def disconnect(self, n: int) -> None:
-            self.call(self.world.disconnect, n)
-
-        @rule(n=clients)
-        def connect(self, n: int) -> None:
-            self.call(self.world.connect, n)
-
-        @rule()
-        def restart(self) -> None:
-            self.call(self.world.restart)
-
-        @invariant()
-        def replicas_are_whole_tokens(self) -> None:
-            for link in self.world.links:
-                link.replica.tokens()
+        @rule(operation=operations, n=clients, pick=picks, up=directions)
+        def step(self, operation: str, n: int, pick: int, up: bool) -> None:
+            """One operation (typing, delivering, a fault, a restart), drawn as often as its weight."""
+            self.call(self.world.do, operation, n, pick, up)
 
         def teardown(self) -> None:
             try:
