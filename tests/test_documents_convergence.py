@@ -8,10 +8,12 @@ delivered in any order, dropped or repeated, in both directions, and the server 
 rooms closed, new ones built on the same database). At the end every client reconnects on a
 network that delivers everything: every token inserted and not deleted is there exactly once, in
 the same order, in every replica, in the server's room, in the store and in a room reloaded from
-it; and at every restart, the reloaded room holds every update the server acknowledged.
+it; and every room loaded anew from the store (after a restart, or after its last client left)
+holds every update the server acknowledged (message 100).
 
 Each example has a document of its own (a draft proposal's), so examples share the database.
-Hypothesis draws everything (the clients' ids are fixed), so a failure replays from its database.
+Hypothesis draws every operation and the clients' ids are fixed, so a failure replays from its
+database (.hypothesis/); only the seed update's author id is the server's own, random.
 """
 
 from __future__ import annotations
