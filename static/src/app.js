@@ -8,7 +8,7 @@ import { keepFocusInItems } from "./focus.js";
 import { reportFailures } from "./failures.js";
 import { followLiveConnection, keepWorkInProgress } from "./live.js";
 import { showOwnControls, signPushedForms } from "./owner.js";
-import { openRoomScreen } from "./room.js";
+import { keepFocusInRegions, openRoomScreen } from "./room.js";
 
 window.htmx = htmx;
 // After a swap htmx "settles" the new elements: it copies the old element's class, style, width and
@@ -27,3 +27,4 @@ signPushedForms(document);
 runAgenda(document);
 runClocks(document);
 openRoomScreen(document);
+keepFocusInRegions(document);

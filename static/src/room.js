@@ -26,3 +26,24 @@ export function openRoomScreen(doc) {
       message.textContent = message.dataset.refused;
     });
 }
+
+// A meeting-room control answers with its region replaced (out of band): the button that had the
+// focus may be gone (a speaker given the floor leaves the waiting list), and the focus would fall
+// to <body>. Put it on the region's first enabled control instead (the new "stop the speaker",
+// the next "give the floor"), so that a keyboard user keeps their place.
+export function keepFocusInRegions(root) {
+  let region = null;
+  root.addEventListener("htmx:beforeRequest", (event) => {
+    const found = event.target.closest ? event.target.closest("[data-keeps-focus]") : null;
+    region = found ? found.id : null;
+  });
+  const refocus = () => {
+    if (!region || (document.activeElement && document.activeElement !== document.body)) return;
+    const again = document.getElementById(region);
+    const control = again && again.querySelector("button:not([disabled]):not([hidden] *)");
+    if (control) control.focus({ preventScroll: false });
+    region = null;
+  };
+  root.addEventListener("htmx:afterSettle", refocus);
+  root.addEventListener("htmx:oobAfterSwap", () => setTimeout(refocus, 0));
+}

@@ -113,3 +113,75 @@ def test_axe_finds_no_violation_on_the_room_screen_and_the_running_meeting(brows
     page.goto(f"{server.url}/tavoli/{board.table.slug}/sedute/{board.meeting.id}")
     expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
     assert_accessible(page)
+
+
+def focused(page):
+    return page.evaluate("document.activeElement && document.activeElement.id")
+
+
+def press(page, selector):
+    """Reach a control as the keyboard does (the focus on it, in view) and press Enter."""
+    page.locator(selector).focus()
+    page.keyboard.press("Enter")
+
+
+def test_the_chair_runs_an_item_from_the_requests_to_speak_to_discussed_by_keyboard(browser, server, board):
+    from server.db.models import Role
+
+    cisl = board.seed.org("CISL Bologna")
+    board.seed.person(board.table, Role.member, "member2@example.org", cisl)
+    marks = {o.id: (True, "") for o in (board.cgil, cisl, board.ascom)}
+    board.seed.run(
+        lambda s: meetings.record_attendance(s, board.table, board.meeting.id, marks, version=0, actor_id=None)
+    )
+    made = room_link(board)
+    meeting_path = f"/tavoli/{board.table.slug}/sedute/{board.meeting.id}"
+    first = board.items[0].id
+
+    screen = browser.new_page()
+    screen.goto(f"{server.url}{meeting_path}/sala#t={made.secret}")
+    expect(screen.locator("#live-status")).to_have_attribute("data-state", "open")
+    pages = {}
+    for email in ("chair@example.org", "member@example.org", "member2@example.org"):
+        page = browser.new_page()
+        log_in(page, server, email)
+        page.goto(f"{server.url}{meeting_path}")
+        expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
+        pages[email.split("@")[0]] = page
+    chair, member, member2 = pages["chair"], pages["member"], pages["member2"]
+
+    press(chair, "#meeting-open")
+    expect(screen.locator("#room .room-status")).to_contain_text("In corso")
+    expect(member.locator(".meeting-status")).to_have_text("In corso")
+    assert focused(chair) == "meeting-close", "the focus stays in the meeting's controls"
+    press(chair, f"#item-{first}-current")
+    expect(screen.locator("#room .room-item-title")).to_contain_text("Saldi invernali")
+    expect(member.locator("#speakers-ask")).to_be_visible()
+
+    member.locator("#speakers-ask").click()
+    member2.locator("#speakers-ask").click()
+    expect(screen.locator("#room .room-next li")).to_have_count(2)
+    expect(member.locator("#speakers .speakers-waiting li")).to_have_count(2)
+    expect(member.locator("#speakers-ask")).to_be_hidden()  # asked already: the button is gone for CGIL
+    expect(member2.locator(".speakers-waiting li").first.locator("button[id$=-withdraw]")).to_be_hidden()
+    waiting = chair.locator("#speakers .speakers-waiting li")
+    expect(waiting).to_have_count(2)
+    cgil_id = waiting.nth(0).get_attribute("id").split("-")[1]
+    cisl_id = waiting.nth(1).get_attribute("id").split("-")[1]
+
+    press(chair, f"#speaker-{cgil_id}-start")
+    expect(screen.locator("#room .room-speaker-name").first).to_contain_text("CGIL Bologna")
+    expect(member2.locator("#speakers .current-speaker")).to_contain_text("CGIL Bologna")
+    assert focused(chair) == "speaker-stop", "the focus moves to the next thing the chair does"
+    press(chair, f"#speaker-{cisl_id}-start")
+    expect(screen.locator("#room .room-speaker-name").first).to_contain_text("CISL Bologna")
+    press(chair, "#speaker-stop")
+    expect(screen.locator("#room .room-speaker-name").first).to_have_text("Nessuno ha la parola.")
+    expect(chair.locator("#speakers .speakers-spoke li")).to_have_count(2)
+    expect(member.locator("#speakers .speakers-spoke li").first).to_contain_text("CGIL Bologna")
+
+    press(chair, f"#item-{first}-done")
+    for page in (chair, member, member2):
+        expect(page.locator(f"#item-{first} .agenda-status")).to_have_text("Trattato")
+    expect(screen.locator("#room .room-item-title")).to_have_text("Nessuno")
+    expect(member.locator("#speakers")).to_contain_text("Chi è intervenuto, punto per punto")
