@@ -93,11 +93,20 @@ function mount(root) {
     encoding.writeVarUint8Array(encoder, Y.encodeStateVector(doc));
     ws.send(encoding.toUint8Array(encoder));
   }
+  let retryDelay = 1000;
   function answered() {
     asking = false;
     window.clearTimeout(retry);
-    if (askAgain) askWhatIsStored();
-    else if (save.deletionsPending) retry = window.setTimeout(askWhatIsStored, 1000);
+    if (askAgain) {
+      askWhatIsStored();
+    } else if (save.deletionsPending) {
+      // Not stored yet (or dropped: the server keeps a read-only participant's edits from
+      // everyone): ask again later, less and less often.
+      retry = window.setTimeout(askWhatIsStored, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+    } else {
+      retryDelay = 1000;
+    }
   }
 
   // -- local changes -------------------------------------------------------------------------
