@@ -34,7 +34,7 @@ from server.db.types import utcnow
 from server.domain import inputs, meeting_life, meetings, room_links
 from server.domain.speakers import parse_speaking_time
 from server.i18n import _
-from server.live.connection import POLICY, SESSION_ENDED, Connection
+from server.live.connection import POLICY, SESSION_ENDED, TOO_MANY, Connection
 from server.live.direct import DirectWriter
 from server.live.hub import Hub
 from server.views.areas import CATALOG
@@ -406,7 +406,8 @@ async def room_socket(websocket: WebSocket) -> None:
     """The socket of a room screen opened with a room link: its cookie, for its meeting, only.
 
     Refused like the table socket: a foreign Origin at the handshake (403); no valid pass (none,
-    revoked, expired, another meeting's) accepted and closed at once with 4401.
+    revoked, expired, another meeting's) accepted and closed at once with 4401; a link with
+    TAVOLI_MAX_SOCKETS_PER_SESSION screens open on this instance, 4429.
     """
     settings: Settings = websocket.app.state.settings
     if websocket.headers.get("origin", "").lower() != settings.origin:
@@ -416,8 +417,11 @@ async def room_socket(websocket: WebSocket) -> None:
     hub: Hub = websocket.app.state.hub
     await websocket.accept()
     session_id = room_links.room_session(room_pass.link_id) if room_pass else ""
-    if room_pass is None or hub.sockets_of(session_id) >= settings.max_sockets_per_session:
+    if room_pass is None:
         await websocket.close(SESSION_ENDED)
+        return
+    if hub.sockets_of(session_id) >= settings.max_sockets_per_session:  # a link's screens are capped too
+        await websocket.close(TOO_MANY)
         return
     connection = Connection(
         websocket=websocket,
