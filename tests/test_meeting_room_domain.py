@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from server.db.models import AgendaItem, AgendaStatus, Meeting, MeetingStatus, Speaker, SpeakerStatus
 from server.db.types import utcnow
-from server.domain import agenda, meeting_life, meetings, quorum, room_links, speakers
+from server.domain import agenda, meeting_life, meetings, quorum, room_links, speaker_lists, speakers
 from server.domain.errors import Forbidden, Invalid, NotFound
 
 
@@ -93,7 +93,7 @@ def listing(board, index=0):
     async def read(session):
         meeting = await meetings.get_meeting(session, board.table.id, board.meeting.id)
         item = await session.get(AgendaItem, board.items[index].id)
-        return await speakers.list_of(session, meeting, item)
+        return await speaker_lists.list_of(session, meeting, item)
 
     return run(board, read)
 
@@ -457,13 +457,13 @@ def test_speaking_time_per_meeting_changed_per_item(board, seed):
 
 @pytest.mark.parametrize(("typed", "seconds"), [("3", 180), ("2:30", 150), ("0:15", 15), ("60", 3600)])
 def test_speaking_times_are_read_as_minutes(typed, seconds):
-    assert speakers.parse_speaking_time(typed) == seconds
+    assert speaker_lists.parse_speaking_time(typed) == seconds
 
 
 @pytest.mark.parametrize("typed", ["", "0", "0:10", "61", "2:75", "2:5", "tre", "٣", "1.5", "-3"])
 def test_bad_speaking_times_are_refused(typed):
     with pytest.raises(Invalid):
-        speakers.parse_speaking_time(typed)
+        speaker_lists.parse_speaking_time(typed)
 
 
 # --- check-in and quorum ------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload
 
 from server.db.models import AgendaItem, Attendance, Meeting, MeetingStatus, Organisation, Speaker, SpeakerStatus, Table
 from server.db.types import utcnow
-from server.domain import meeting_life, quorum, room_links, speakers
+from server.domain import meeting_life, quorum, room_links, speaker_lists
 from server.domain.agenda import AgendaEvent
 from server.domain.meetings import MeetingEvent, get_meeting
 from server.domain.speakers import SpeakerEvent
@@ -54,8 +54,8 @@ async def present_organisations(session: AsyncSession, meeting: Meeting) -> list
 
 
 async def _speakers_data(session: AsyncSession, meeting: Meeting) -> dict[str, Any]:
-    item = await speakers.current_item(session, meeting.id)
-    listing = await speakers.list_of(session, meeting, item) if item is not None else None
+    item = await speaker_lists.current_item(session, meeting.id)
+    listing = await speaker_lists.list_of(session, meeting, item) if item is not None else None
     return {"meeting": meeting, "speakers": listing, "speakers_now": utcnow()}
 
 

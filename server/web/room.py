@@ -32,7 +32,7 @@ from server.db.models import Role, Table
 from server.db.session import Database
 from server.db.types import utcnow
 from server.domain import inputs, meeting_life, meetings, room_links
-from server.domain.speakers import parse_speaking_time
+from server.domain.speaker_lists import parse_speaking_time
 from server.i18n import _
 from server.live.connection import POLICY, SESSION_ENDED, TOO_MANY, Connection
 from server.live.direct import DirectWriter

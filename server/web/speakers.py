@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.db.models import Role
-from server.domain import inputs, speakers
+from server.domain import inputs, speaker_lists, speakers
 from server.domain.errors import Invalid
 from server.i18n import _
 from server.web.access import TableAccess, TableRoute
@@ -235,7 +235,7 @@ async def set_time(request: Request, access: TableAccess) -> Response:
     typed = text(await request.form(), "speaking_time", 20)
 
     async def change(session: Any) -> Any:
-        seconds = speakers.parse_speaking_time(typed) if typed.strip() else None
+        seconds = speaker_lists.parse_speaking_time(typed) if typed.strip() else None
         return await speakers.set_item_time(
             session, access.table, meeting_id_of(request), _item_id(request), seconds, actor_id=access.viewer.user_id
         )
