@@ -121,7 +121,8 @@ class Socket(asyncio.Protocol):
 
     def send(self, frame: bytes) -> None:
         assert self.transport is not None
-        self.transport.write(frame)
+        if not self.lost and not self.transport.is_closing():  # the server closed it: its edits are lost
+            self.transport.write(frame)
 
     def answer_pings(self) -> None:
         """Walk the new frames (headers only): answer pings, note a close."""
