@@ -659,3 +659,46 @@ async def test_awareness_and_a_freeze_reach_every_instance(instances, password_h
     finally:
         await here.close()
         await there.close()
+
+
+async def test_an_update_waiting_for_what_it_builds_on_still_reaches_a_joining_client(database):
+    document_id, _proposal_id, user_id = await a_draft(database)
+    writer = Doc(client_id=77)
+    text = writer.get(documents.TEXT, type=Text)
+    stored = await documents_load(database, document_id)
+    writer.apply_update(stored.get_update())
+    updates = []
+    for words in ("Prima. ", "Poi. "):
+        before = writer.get_state()
+        text.insert(0, words)
+        updates.append(writer.get_update(before))
+    first, second = updates
+    for restart in (False, True):
+        rooms = Rooms(database)
+        room = await rooms.room(document_id)
+        author = Participant(user_id, "Maria Rossi")
+        await room.join(author)
+        if not restart:
+            # The second update arrives alone (the first was lost with a socket): it is stored, and
+            # waits in the room's document for the first.
+            await room.receive(author, sync_message(UPDATE, second))
+        reader = Participant(user_id, "Maria Rossi")
+        await room.join(reader)
+        fresh = Doc()
+        await room.receive(reader, sync_message(STEP1, fresh.get_state()))
+        for message in reader.received:
+            frame = parse(message)
+            if frame.kind == SYNC and frame.step in (STEP2, UPDATE):
+                fresh.apply_update(frame.payload)
+        assert str(fresh.get(documents.TEXT, type=Text)) == INITIAL
+        if restart:
+            # The client sends the first again: everyone has both.
+            reader.received.clear()
+            await room.receive(author, sync_message(UPDATE, first))
+            for message in reader.received:
+                frame = parse(message)
+                if frame.kind == SYNC and frame.step == UPDATE:
+                    fresh.apply_update(frame.payload)
+            assert str(fresh.get(documents.TEXT, type=Text)) == str(text)
+        await rooms.close()  # and a room loaded again from the store finds it waiting too
+    assert documents.text_in(await documents_load(database, document_id)) == str(text)

@@ -303,6 +303,12 @@ async def compact(session: AsyncSession, document_id: int) -> None:
     await session.flush()
 
 
+def integrated(update: bytes, state: bytes) -> bool:
+    """Whether a document at `state` holds everything of `update` (else part of it waits there for
+    updates that have not arrived)."""
+    return _integrated(update, state, _vector(state))
+
+
 def _integrated(update: bytes, state: bytes, vector: dict[int, int]) -> bool:
     """Whether a document at `state` holds everything of `update`: no struct of it is past the
     state (what is left of it once the state is taken away has none), and every deletion it

@@ -90,6 +90,7 @@ COMPACT_SECONDS = 60.0  # how often open rooms with new rows compact their log
 AWARENESS_STATE_LIMIT = 8_192  # bytes of one awareness state (a cursor, a name): larger ones are dropped
 AWARENESS_CLIENTS = 8  # awareness client ids one participant may speak for
 AWARENESS_TIMEOUT = 30.0  # seconds: an awareness state of another instance not renewed is forgotten
+PENDING_CHECK_ROWS = 2_000  # a log loaded with up to this many rows is checked for updates still waiting
 COLOURS = 8  # the palette of the island (static/src/editor/remote.js): colour indexes 0-7
 
 
@@ -170,6 +171,9 @@ class Room:
         self._wanted_rows: set[int] = set()
         self._fetcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # participants being forgotten
+        # Stored updates that `doc` could not integrate yet (what they build on has not arrived):
+        # a state vector does not show them, so they are sent on as they are.
+        self._pending: list[bytes] = []
 
     @property
     def participants(self) -> list[Participant]:
@@ -241,6 +245,8 @@ class Room:
                 answer = self.doc.get_update(vector)
                 peer.ready = True
                 await self._send(peer, sync_message(STEP2, answer))
+                for waiting in self._pending:
+                    await self._send(peer, sync_message(UPDATE, waiting))
         except ValueError as exc:
             raise Malformed(str(exc)) from None
 
@@ -335,6 +341,7 @@ class Room:
         self.size += sum(len(w.update) for w in batch)
         async with self._lock:
             documents.apply_all(self.doc, (w.update for w in batch))
+            self._waiting([w.update for w in batch])
             for write in batch:
                 await self._relay(sync_message(UPDATE, write.update), but=write.peer)
             await self._acknowledge()
@@ -397,6 +404,7 @@ class Room:
             return
         async with self._lock:
             documents.apply_all(self.doc, updates)
+            self._waiting(updates)
             for data in updates:
                 await self._relay(sync_message(UPDATE, data))
             await self._acknowledge()
@@ -410,8 +418,18 @@ class Room:
         async with self._lock:
             before = self.doc.get_state()
             documents.apply_all(self.doc, (row.data for row in rows))
+            self._pending = []
+            self._waiting([row.data for row in rows])
             await self._relay(sync_message(UPDATE, self.doc.get_update(before)))
+            for waiting in self._pending:
+                await self._relay(sync_message(UPDATE, waiting))
             await self._acknowledge()
+
+    def _waiting(self, applied: list[bytes]) -> None:
+        """Keep the updates just applied that `doc` could not integrate, and forget those that it
+        now could."""
+        state = self.doc.get_state()
+        self._pending = [update for update in (*self._pending, *applied) if not _holds(state, update)]
 
     # --- awareness ----------------------------------------------------------------------------
 
@@ -593,6 +611,14 @@ class Room:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def _holds(state: bytes, update: bytes) -> bool:
+    try:
+        return documents.integrated(update, state)
+    except ValueError:  # it was applied, so it decodes; were it ever not to, it is not kept
+        log.exception("could not compare an update with the document's state")
+        return True
+
+
 def _finish(batch: list[_Write]) -> None:
     for write in batch:
         if not write.done.done():
@@ -689,7 +715,10 @@ class Rooms:
             rows = await documents.stored(session, document_id)
         doc = documents.new_doc()
         documents.apply_all(doc, (row.data for row in rows))
-        return Room(self, document, doc, sum(len(row.data) for row in rows))
+        room = Room(self, document, doc, sum(len(row.data) for row in rows))
+        if len(rows) <= PENDING_CHECK_ROWS:
+            room._waiting([row.data for row in rows])
+        return room
 
     def retire(self, room: Room) -> None:
         """An empty room closes: its writes finish, the log is compacted, then it is forgotten."""
