@@ -220,3 +220,23 @@ def test_axe_finds_no_violation_on_the_meeting_page(browser, server, board, emai
         if email.startswith("chair"):
             open_menu(page, board.items[1].id)  # an open menu, too
             assert_accessible(page)
+
+
+def test_the_menu_works_with_the_keyboard_and_keeps_its_place(browser, server, board):
+    page = new_page(browser, server, "chair@example.org", viewport=PHONE)
+    open_meeting(page, server, board)
+    item = board.items[0].id
+    open_menu(page, item)
+    page.keyboard.press("Tab")  # the menu's first action: "mark as discussed"
+    assert page.evaluate("document.activeElement.id") == f"item-{item}-done"
+    pushes = page.evaluate("window.agendaPushes")
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#item-{item} .agenda-status")).to_have_text("Trattato")
+    page.wait_for_function("(n) => window.agendaPushes > n", arg=pushes)
+    # The answer and the push replaced the agenda: the menu is still open, the focus on its summary
+    # (a discussed item has no primary action, and "mark as discussed" is no longer offered).
+    expect(page.locator(f"#item-{item}-menu")).to_have_attribute("open", "")
+    assert page.evaluate("(id) => document.activeElement.matches(`#item-${id}-menu > summary`)", item)
+    page.keyboard.press("Escape")
+    expect(page.locator(f"#item-{item}-menu[open]")).to_have_count(0)
+    assert page.evaluate("(id) => document.activeElement.matches(`#item-${id}-menu > summary`)", item)
