@@ -11,8 +11,9 @@ update message) and reads our message 100 (the server stored everything up to th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -322,3 +323,13 @@ async def stored_text(database_url: str, document_id: int) -> tuple[str, dict[in
         return text_of(doc), doc_vector(doc)
     finally:
         await database.dispose()
+
+
+@contextlib.contextmanager
+def logs_on_failure(*servers: Any) -> Iterator[None]:
+    """A failure (or a wait that timed out) inside says what the servers logged (their last lines)."""
+    try:
+        yield
+    except (AssertionError, TimeoutError) as exc:
+        logs = "\n".join(f"--- {s.url} ---\n{s.log.read_text(errors='replace')[-4000:]}" for s in servers)
+        raise AssertionError(f"{exc!r}\n{logs}") from exc

@@ -16,7 +16,15 @@ import signal
 
 from websockets.exceptions import ConnectionClosed
 
-from tests.documents_support import Closed, SocketReplica, covers, draft_document, stored_text, tokens_of
+from tests.documents_support import (
+    Closed,
+    SocketReplica,
+    covers,
+    draft_document,
+    logs_on_failure,
+    stored_text,
+    tokens_of,
+)
 from tests.e2e.conftest import start_server
 from tests.live_support import Browser
 
@@ -28,48 +36,52 @@ MOST_TOKENS = 5_000
 async def test_kill_9_loses_no_acknowledged_update(database_url, tmp_path, board):
     document_id = board.seed.run(lambda s: draft_document(s, board.table, board.cgil.slug, board.member.id, "<s1><s2>"))
     server = start_server(database_url, tmp_path)
-    try:
-        writer_browser = await Browser(server.url).log_in("member@example.org")
-        writer = await SocketReplica("w", await writer_browser.socket(f"/ws/docs/{document_id}?ack=1")).start()
-        await writer.first_sync()
-        assert writer.replica.tokens() == ["<s1>", "<s2>"]
+    writer_browser = Browser(server.url)
+    with logs_on_failure(server):
+        try:
+            await writer_browser.log_in("member@example.org")
+            writer = await SocketReplica("w", await writer_browser.socket(f"/ws/docs/{document_id}?ack=1")).start()
+            await writer.first_sync()
+            assert writer.replica.tokens() == ["<s1>", "<s2>"]
 
-        async def stream() -> None:
-            """One token after another, each sent without waiting for its acknowledgement, at most
-            WINDOW ahead of the last one acknowledged (so the stream is still going at the kill)."""
-            with contextlib.suppress(ConnectionClosed, Closed):
-                for number in range(1, MOST_TOKENS):
-                    writer.replica.insert(f"<w{number}>", number + 1)  # at the end
-                    await writer.flush()
-                    await writer.until(lambda n=number: n - len(acknowledged(writer)) < WINDOW, 30, "the window")
+            async def stream() -> None:
+                """One token after another, each sent without waiting for its acknowledgement, at
+                most WINDOW ahead of the last one acknowledged (so it is still going at the kill)."""
+                with contextlib.suppress(ConnectionClosed, Closed):
+                    for number in range(1, MOST_TOKENS):
+                        writer.replica.insert(f"<w{number}>", number + 1)  # at the end
+                        await writer.flush()
+                        await writer.until(lambda n=number: n - len(acknowledged(writer)) < WINDOW, 30, "the window")
 
-        streaming = asyncio.create_task(stream())
-        await writer.until(
-            lambda: len(acknowledged(writer)) >= ACKNOWLEDGED_BEFORE_THE_KILL, 30, "enough acknowledgements"
-        )
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait(10)
-        assert server.process.returncode == -signal.SIGKILL
-        await streaming
-        await writer_browser.close()
-        saved = acknowledged(writer)
-        vector = writer.replica.acknowledged()
-        typed = [w.token for w in writer.replica.written]
-        assert len(saved) >= ACKNOWLEDGED_BEFORE_THE_KILL
-        assert len(typed) < MOST_TOKENS - 1, "the stream ended before the kill"
-    finally:
-        server.stop()
+            streaming = asyncio.create_task(stream())
+            await writer.until(
+                lambda: len(acknowledged(writer)) >= ACKNOWLEDGED_BEFORE_THE_KILL, 30, "enough acknowledgements"
+            )
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(10)
+            assert server.process.returncode == -signal.SIGKILL
+            await streaming
+        finally:
+            await writer_browser.close()
+            server.stop()
+    saved = acknowledged(writer)
+    vector = writer.replica.acknowledged()
+    typed = [w.token for w in writer.replica.written]
+    assert len(saved) >= ACKNOWLEDGED_BEFORE_THE_KILL
+    assert len(typed) < MOST_TOKENS - 1, "the stream ended before the kill"
 
     restarted = start_server(database_url, tmp_path)
-    try:
-        reader_browser = await Browser(restarted.url).log_in("member@example.org")
-        reader = await SocketReplica("r", await reader_browser.socket(f"/ws/docs/{document_id}?ack=1")).start()
-        await reader.first_sync()
-        tokens = reader.replica.tokens()
-        assert covers(reader.replica.vector(), vector)
-        await reader_browser.close()
-    finally:
-        restarted.stop()
+    reader_browser = Browser(restarted.url)
+    with logs_on_failure(restarted):
+        try:
+            await reader_browser.log_in("member@example.org")
+            reader = await SocketReplica("r", await reader_browser.socket(f"/ws/docs/{document_id}?ack=1")).start()
+            await reader.first_sync()
+        finally:
+            await reader_browser.close()
+            restarted.stop()
+    tokens = reader.replica.tokens()
+    assert covers(reader.replica.vector(), vector)
     assert len(tokens) == len(set(tokens)), "a token twice"
     assert tokens[:2] == ["<s1>", "<s2>"]
     assert set(saved) <= set(tokens), f"lost after the kill: {sorted(set(saved) - set(tokens))}"

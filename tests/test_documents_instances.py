@@ -13,7 +13,7 @@ import pytest
 
 from server.db.models import Role
 from tests.conftest import PG_URL, POSTGRES_BROKER_URL, REDIS_URL, need, reachable, unique_channel
-from tests.documents_support import SocketReplica, draft_document, stored_text, tokens_of
+from tests.documents_support import SocketReplica, draft_document, logs_on_failure, stored_text, tokens_of
 from tests.e2e.conftest import start_server
 from tests.live_support import Browser
 
@@ -43,30 +43,36 @@ async def test_a_client_on_each_instance_typing_at_once_converge(two_instances, 
     first, second = two_instances
     board.seed.person(board.table, Role.member, "second.member@example.org", board.cgil)
     document_id = board.seed.run(lambda s: draft_document(s, board.table, board.cgil.slug, board.member.id, "<s1>"))
-    anna = await Browser(first.url).log_in("member@example.org")
-    bruno = await Browser(second.url).log_in("second.member@example.org")
-    try:
-        on_first = await SocketReplica("a", await anna.socket(f"/ws/docs/{document_id}?ack=1")).start()
-        on_second = await SocketReplica("b", await bruno.socket(f"/ws/docs/{document_id}?ack=1")).start()
-        await asyncio.gather(on_first.first_sync(), on_second.first_sync())
+    anna, bruno = Browser(first.url), Browser(second.url)
+    with logs_on_failure(first, second):
+        try:
+            await anna.log_in("member@example.org")
+            await bruno.log_in("second.member@example.org")
+            on_first = await SocketReplica("a", await anna.socket(f"/ws/docs/{document_id}?ack=1")).start()
+            on_second = await SocketReplica("b", await bruno.socket(f"/ws/docs/{document_id}?ack=1")).start()
+            await asyncio.gather(on_first.first_sync(), on_second.first_sync())
 
-        async def type_into(client: SocketReplica, boundaries: range) -> None:
-            for number, boundary in enumerate(boundaries, start=1):
-                client.replica.insert(f"<{client.replica.name}{number}>", boundary)
-                await client.flush()  # handed to the socket, and on to the next one without waiting
+            async def type_into(client: SocketReplica, boundaries: range) -> None:
+                for number, boundary in enumerate(boundaries, start=1):
+                    client.replica.insert(f"<{client.replica.name}{number}>", boundary)
+                    await client.flush()  # handed to the socket, and on to the next one without waiting
 
-        # At once: the first types at the start, the second after its first token, each seeing
-        # the other's tokens arrive in between.
-        await asyncio.gather(type_into(on_first, range(TOKENS_EACH)), type_into(on_second, range(1, TOKENS_EACH + 1)))
-        await asyncio.gather(on_first.saved(), on_second.saved())
-        await asyncio.gather(on_first.synced(on_second.replica.vector()), on_second.synced(on_first.replica.vector()))
-        text = str(on_first.replica.text)
-        assert str(on_second.replica.text) == text
-        tokens = tokens_of(text)
-        expected = {"<s1>"} | {f"<{name}{n}>" for name in "ab" for n in range(1, TOKENS_EACH + 1)}
-        assert len(tokens) == len(expected)
-        assert set(tokens) == expected
-        assert (await stored_text(database_url, document_id))[0] == text
-    finally:
-        await anna.close()
-        await bruno.close()
+            # At once: the first types at the start, the second after its first token, each seeing
+            # the other's tokens arrive in between.
+            await asyncio.gather(
+                type_into(on_first, range(TOKENS_EACH)), type_into(on_second, range(1, TOKENS_EACH + 1))
+            )
+            await asyncio.gather(on_first.saved(), on_second.saved())
+            await asyncio.gather(
+                on_first.synced(on_second.replica.vector()), on_second.synced(on_first.replica.vector())
+            )
+            text = str(on_first.replica.text)
+            assert str(on_second.replica.text) == text
+            tokens = tokens_of(text)
+            expected = {"<s1>"} | {f"<{name}{n}>" for name in "ab" for n in range(1, TOKENS_EACH + 1)}
+            assert len(tokens) == len(expected)
+            assert set(tokens) == expected
+            assert (await stored_text(database_url, document_id))[0] == text
+        finally:
+            await anna.close()
+            await bruno.close()
