@@ -177,7 +177,7 @@ def furnish(seed: Seed, board: Board) -> None:
     """
     from sqlalchemy import update
 
-    from server.domain import proposals
+    from server.domain import documents, proposal_bodies, proposals
     from server.domain.actions import Actor
 
     seed.run(lambda s: s.execute(update(User).where(User.id == board.chair.id).values(is_admin=True)))
@@ -195,6 +195,11 @@ def furnish(seed: Seed, board: Board) -> None:
         )
         await proposals.update_draft(
             session, board.table, draft.id, text("Bozza", "Seconda stesura."), version=2, actor=chair, save_version=True
+        )
+        # Typed in the document after the last kept version: "keep this version" has something to keep.
+        body = await proposal_bodies.document_of(session, draft)
+        await documents.apply_text(
+            session, body.id, base="Seconda stesura.", new="Seconda stesura, ritoccata.", user_id=chair.user_id
         )
         discussed = await proposals.create_proposal(
             session, board.table, text("In discussione"), [board.ascom.slug], actor=chair
