@@ -219,7 +219,12 @@ def proposal_with_two_versions(client, board, first, second):
     created = post_form(client, base, {**draft, "authors": [board.cgil.slug], "client_key": key})
     url = created.headers["location"]
     assert post_form(client, url, {**draft, "version": "1", "save_version": "on"}).status_code == 303
-    assert post_form(client, url, {**draft, "body": second, "version": "1", "base": first, "save_version": "on"}).status_code == 303
+    assert (
+        post_form(
+            client, url, {**draft, "body": second, "version": "1", "base": first, "save_version": "on"}
+        ).status_code
+        == 303
+    )
     return url
 
 
