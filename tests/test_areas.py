@@ -55,15 +55,35 @@ def test_area_table_event_kind_touches_a_declared_region(kind: str) -> None:
     assert touched, f"{kind} changes no live region"
 
 
-def _recorded_kinds() -> list[tuple[str, str]]:
+def _recorded_kinds(function: str = "record") -> list[tuple[str, str]]:
     """Every `record(session, <kind>, …)` call of the domain: (file, the kind's expression)."""
     found = []
     for path in sorted(DOMAIN.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             name = getattr(getattr(node, "func", None), "attr", None) or getattr(getattr(node, "func", None), "id", "")
-            if isinstance(node, ast.Call) and name == "record" and len(node.args) >= 2:
+            if isinstance(node, ast.Call) and name == function and len(node.args) >= 2:
                 found.append((path.name, ast.unparse(node.args[1])))
     return found
+
+
+def test_area_kinds_announced_without_a_row_are_declared_and_stay_out_of_the_history() -> None:
+    """`audit.announce` (a text re-rendered while people type) pushes, but the recent history, which
+    follows every recorded event, does not re-render for it; recorded kinds still reach it."""
+    from server.views.tables import RECENT
+
+    calls = _recorded_kinds("announce")
+    assert calls, "no audit.announce call found in server/domain"
+    declared = {
+        f"{enum.__name__}.{member.name}": member.value for area in AREAS for enum in area.events for member in enum
+    }
+    for module, expression in calls:
+        assert declared.get(expression) in CATALOG.unrecorded, (
+            f"{module} announces {expression}, not declared unrecorded"
+        )
+    for kind in CATALOG.unrecorded:
+        assert kind in CATALOG.kinds
+        assert RECENT not in CATALOG.affected(kind)
+    assert all(RECENT in CATALOG.affected(kind) for kind in CATALOG.kinds - CATALOG.unrecorded)
 
 
 def test_area_domain_records_only_kinds_of_declared_enumerations() -> None:

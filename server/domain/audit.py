@@ -30,20 +30,40 @@ async def record(
     seq = None
     if table_id is not None:
         with session.no_autoflush:  # the change and its event are flushed together, below
-            seq = (
-                await session.execute(
-                    update(Table)
-                    .where(Table.id == table_id)
-                    .values(event_seq=Table.event_seq + 1)
-                    .returning(Table.event_seq)
-                    .execution_options(synchronize_session=False)
-                )
-            ).scalar_one()
+            seq = await _next_seq(session, table_id)
     event = Event(table_id=table_id, seq=seq, kind=str(kind), actor_id=actor_id, payload=payload)
     session.add(event)
     await session.flush()
     session.info.setdefault("events", []).append(event)
     return event
+
+
+async def announce(session: AsyncSession, kind: StrEnum, *, table_id: int, **payload: Any) -> None:
+    """Tell the table's open pages about a change that leaves no row in the history.
+
+    For changes too frequent to be history (a text re-rendered while people type): like every
+    change of a table it takes the table's next sequence number (a page cached at the previous one
+    is then out of date, and the hubs' notes keep their order), and the note reaches the hub through
+    the transaction's commit hook as recorded events do; but the Event is never added to the
+    session, so nothing is stored and nothing is announced to screen readers. The area declares
+    such kinds in `Area.unrecorded`, so that regions listing every event do not follow them.
+    """
+    seq = await _next_seq(session, table_id)
+    note = Event(table_id=table_id, seq=seq, kind=str(kind), actor_id=None, payload=payload)
+    session.info.setdefault("events", []).append(note)
+
+
+async def _next_seq(session: AsyncSession, table_id: int) -> int:
+    """The table's next sequence number; the counter's row stays locked until the transaction ends."""
+    return (
+        await session.execute(
+            update(Table)
+            .where(Table.id == table_id)
+            .values(event_seq=Table.event_seq + 1)
+            .returning(Table.event_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
 
 
 async def history(

@@ -12,7 +12,7 @@ must not turn stale while someone types). The history keeps editing sessions, no
 one `body_edited` event per person and session, a session ending after `QUIET` without an edit by
 that person. A rendering that starts no session takes the table's next sequence number like
 every change of a table (the page cache and the hub's order rely on it) and tells the hub through
-the commit hook, but leaves no row in the history (`_announce_rendering`).
+the commit hook, but leaves no row in the history (`audit.announce`).
 
 Submitting (or withdrawing) a draft freezes its document: the text frozen is the stored one.
 """
@@ -143,7 +143,7 @@ async def body_changed(
         return
     started = [editor for editor in sorted(editor_ids) if await _edited(session, proposal, editor, now)]
     if not started:
-        await _announce_rendering(session, proposal)
+        await audit.announce(session, ProposalEvent.body_rendered, table_id=proposal.table_id, **payload(proposal))
 
 
 async def _edited(session: AsyncSession, proposal: Proposal, editor_id: int, now: datetime) -> bool:
@@ -185,33 +185,6 @@ def _last_edit(event: Event) -> datetime:
         return datetime.fromisoformat(str(event.payload[LAST_EDIT]))
     except (KeyError, ValueError):
         return event.created_at
-
-
-async def _announce_rendering(session: AsyncSession, proposal: Proposal) -> None:
-    """Tell the hub that the proposal's body was rendered again, without a row in the history.
-
-    Like every change of a table it takes the table's next sequence number (a page cached at the
-    previous one is then out of date, and the hub's notes keep their order); the note reaches the
-    hub through the transaction's commit hook, as the events `audit.record` appends do, but this
-    Event object is never added to the session: no row is stored, and so nothing is announced.
-    """
-    seq = (
-        await session.execute(
-            update(Table)
-            .where(Table.id == proposal.table_id)
-            .values(event_seq=Table.event_seq + 1)
-            .returning(Table.event_seq)
-            .execution_options(synchronize_session=False)
-        )
-    ).scalar_one()
-    note = Event(
-        table_id=proposal.table_id,
-        seq=seq,
-        kind=ProposalEvent.body_rendered.value,
-        actor_id=None,
-        payload=payload(proposal),
-    )
-    session.info.setdefault("events", []).append(note)
 
 
 # --- keeping versions and freezing ------------------------------------------------------------

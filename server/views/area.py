@@ -99,6 +99,9 @@ class Area:
     # The kinds of collaborative document (server/db/models/documents.py) this area owns, and how
     # their access and their rendering work.
     documents: Mapping[DocumentKind, DocumentBinding] = field(default_factory=dict)
+    # Event kinds pushed live without a row in the history (`audit.announce`): the regions that
+    # list every event (the table's recent history) do not follow them.
+    unrecorded: frozenset[str] = frozenset()
 
     def kinds(self) -> list[str]:
         """Every event kind the area declares, on a table or not."""

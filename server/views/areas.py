@@ -41,6 +41,7 @@ class Catalog:
         self.regions = {r.id: r for screen in self.screens.values() for r in screen.regions}
         self.kinds = {kind for area in self.areas for kind in area.kinds()}
         self.membership: dict[str, bool] = {k: lost for area in self.areas for k, lost in area.membership.items()}
+        self.unrecorded = frozenset(kind for area in self.areas for kind in area.unrecorded)
         self._affected = {kind: self._touching(kind) for kind in self.kinds}
         # Each kind of collaborative document, bound by the area that owns it (else by its default).
         self.documents: dict[DocumentKind, DocumentBinding] = dict(documents.DEFAULTS)
@@ -48,7 +49,8 @@ class Catalog:
             self.documents.update(area.documents)
 
     def _touching(self, kind: str) -> tuple[Region, ...]:
-        return tuple(r for r in self.regions.values() if r.every_event or kind in r.follows)
+        every = kind not in self.unrecorded
+        return tuple(r for r in self.regions.values() if (r.every_event and every) or kind in r.follows)
 
     def affected(self, kind: str) -> tuple[Region, ...]:
         """The regions that an event of `kind` changes (an unknown kind: those that list every event)."""

@@ -198,5 +198,6 @@ AREA = Area(
     routes=("server.web.proposals",),
     private_records={PRIVATE: proposals.private_authors},
     documents={DocumentKind.proposal_body: BODY_DOCUMENT},
+    unrecorded=frozenset({ProposalEvent.body_rendered.value}),
     demo="server.demo.proposals",
 )
