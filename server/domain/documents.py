@@ -46,6 +46,11 @@ class DocumentAccess(Enum):
     edit = "edit"
 
 
+class NotCompacted(Exception):
+    """The log was left as it was: its snapshot would not load back to what the rows load to (a
+    log with holes, waiting for updates that have not arrived). A later compaction tries again."""
+
+
 class DocumentTooLarge(DomainError):
     """The document would grow past its maximum size (TAVOLI_DOC_MAX_BYTES); nothing was stored."""
 
@@ -295,7 +300,7 @@ async def compact(session: AsyncSession, document_id: int) -> None:
     check = new_doc()
     check.apply_update(snapshot)
     if check.get_state() != state or text_in(check) != text_in(doc):  # never trade the log for less
-        raise RuntimeError(f"the snapshot of document {document_id} does not load to its log")
+        raise NotCompacted(f"the snapshot of document {document_id} does not load to its log yet")
     session.add(DocumentUpdate(document_id=document_id, data=snapshot, user_id=None))
     await session.execute(
         delete(DocumentUpdate).where(DocumentUpdate.document_id == document_id, DocumentUpdate.id.in_(merged))

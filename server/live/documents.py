@@ -357,6 +357,8 @@ class Room:
                 await documents.compact(session, self.document_id)
                 self.size = await documents.stored_size(session, self.document_id)
             self._since_compaction = 0
+        except documents.NotCompacted as reason:  # expected while a client's lost updates are missing
+            log.info("%s", reason)
         except Exception:  # the log stays as it was: a later compaction tries again
             log.exception("could not compact document %s", self.document_id)
 
