@@ -15,6 +15,7 @@ const AGENDA = "agenda";
 export function runAgenda(root) {
   document.body.classList.add("agenda-enhanced");
   keepMenusOpen(root);
+  keepFoldsOpen(root);
   keepFocus(root);
   closeMenusWithEscape(root);
   closeNotices(root);
@@ -41,6 +42,36 @@ function keepMenusOpen(root) {
     target.replaceWith(incoming);
     window.htmx.process(incoming);
   });
+}
+
+// --- the meeting room's disclosures stay as the person left them ------------------------------
+
+// The chair's folded controls (details.room-fold: the meeting's settings, the attendance, the room
+// links, an item's speaking time) lie inside regions that every push replaces, rendered folded: the
+// ones the person has opened are opened again in what arrives, before it is inserted (pushes and
+// out-of-band answers), or right after a plain swap (the attendance form's answer).
+const FOLD = "details.room-fold[id]";
+
+function keepFoldsOpen(root) {
+  const opened = new Set();
+  root.addEventListener(
+    "toggle",
+    (event) => {
+      const fold = event.target;
+      if (!fold.matches || !fold.matches(FOLD)) return;
+      if (fold.open) opened.add(fold.id);
+      else opened.delete(fold.id);
+    },
+    true,
+  );
+  const reopen = (container) => {
+    if (!container || !container.querySelectorAll) return;
+    const folds = [...container.querySelectorAll(FOLD)];
+    if (container.matches && container.matches(FOLD)) folds.push(container);
+    for (const fold of folds) if (opened.has(fold.id)) fold.open = true;
+  };
+  root.addEventListener("htmx:oobBeforeSwap", (event) => reopen(event.detail.fragment));
+  root.addEventListener("htmx:afterSwap", () => reopen(document));
 }
 
 // --- the focus stays on the control, in view --------------------------------------------------

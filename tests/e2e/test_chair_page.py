@@ -159,23 +159,84 @@ def test_a_keyboard_move_keeps_the_focus_on_the_moved_item_in_view(browser, serv
     assert abs(after - before) < 200, f"the page jumped from {before} to {after}"
 
 
-def test_on_a_phone_an_agenda_of_six_items_fits_in_three_screens(browser, server, board):
+# The regions of the meeting page, measured one by one so that a failure says where the height went.
+MEASURE_REGIONS = """
+() => {
+  const ids = ["meeting-details", "agenda", "speakers", "agenda-add", "attendance", "meeting-time",
+               "quorum", "room-links", "presence"];
+  const heights = {};
+  for (const id of ids) {
+    const element = document.getElementById(id);
+    heights[id] = element ? Math.round(element.getBoundingClientRect().height) : null;
+  }
+  return heights;
+}
+"""
+
+
+def in_progress(board: Board) -> None:
+    """The board's meeting on its day: everyone present, opened by the chair, its first item under
+    discussion."""
+    from server.db.models import AgendaStatus
+    from server.domain import agenda, meeting_life, meetings
+
+    marks = {o.id: (True, "") for o in (board.cgil, board.ascom, board.cna)}
+    board.seed.run(
+        lambda s: meetings.record_attendance(s, board.table, board.meeting.id, marks, version=0, actor_id=None)
+    )
+    board.seed.run(lambda s: meeting_life.open_meeting(s, board.table, board.meeting.id, actor_id=board.chair.id))
+    board.seed.run(
+        lambda s: agenda.set_status(
+            s, board.table, board.meeting.id, board.items[0].id, AgendaStatus.current, version=1, actor_id=None
+        )
+    )
+
+
+def test_on_a_phone_the_chairs_whole_page_with_six_items_fits_in_three_screens(browser, server, board):
     add_items(board, *SIX)
+    in_progress(board)
     page = new_page(browser, server, "chair@example.org", viewport=PHONE)
     open_meeting(page, server, board)
     expect(page.locator("#agenda li.agenda-item")).to_have_count(6)
-    expect(page.locator("#agenda details.agenda-menu[open]")).to_have_count(0)
-    expect(page.locator("#agenda-add details[open]")).to_have_count(0)
-    agenda = page.evaluate(
-        "() => { const r = document.getElementById('agenda').getBoundingClientRect();"
-        " return [r.top + scrollY, r.height]; }"
-    )
-    # The six items in compact rows take at most one screen, and the page has shown them all
-    # within its first three screens. (The rest of the page, the meeting's other regions, is
-    # measured by their own tests.)
-    assert agenda[1] <= PHONE["height"], f"the agenda is {agenda[1]} px tall"
-    assert agenda[0] + agenda[1] <= 3 * PHONE["height"], f"the agenda ends at {agenda[0] + agenda[1]} px"
+    expect(page.locator(".meeting-status")).to_have_text("In corso")
+    current = board.items[0].id
+    expect(page.locator(f"#item-{current}.agenda-item-current")).to_have_count(1)
+    # What the chair needs first is on the page, not folded away: the current item's primary action,
+    # the list of speakers with its controls, the time, the meeting's own control.
+    for needed in (f"#item-{current}-done", "#speakers-add", "#meeting-time .time-item", "#meeting-close"):
+        expect(page.locator(needed)).to_be_visible()
+    # The whole page, header and footer included, in at most three screens.
+    height = page.evaluate("document.documentElement.scrollHeight")
+    regions = page.evaluate(MEASURE_REGIONS)
+    assert height <= 3 * PHONE["height"], f"the chair's page is {height} px tall: {regions}"
+    assert regions["agenda"] <= PHONE["height"], f"the agenda alone is {regions['agenda']} px tall"
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "nothing scrolls sideways"
+
+
+def test_a_folded_control_stays_open_with_the_focus_through_the_push_it_causes(browser, server, board):
+    page = new_page(browser, server, "chair@example.org", viewport=PHONE)
+    open_meeting(page, server, board)
+    settings = page.locator("#meeting-settings")
+    expect(settings).not_to_have_attribute("open", "")
+    expect(page.locator("#check-in-toggle")).to_be_hidden()  # folded: the agenda comes first
+    summary = page.get_by_text("Impostazioni della seduta")
+    summary.focus()
+    page.keyboard.press("Enter")
+    expect(settings).to_have_attribute("open", "")
+    toggle = page.locator("#check-in-toggle")
+    expect(toggle).to_have_text("Apri la registrazione delle presenze")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    # The push replaces the meeting's details: the disclosure is still open, the focus on the button.
+    expect(toggle).to_have_text("Chiudi la registrazione delle presenze")
+    expect(settings).to_have_attribute("open", "")
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'check-in-toggle'")
+    # Closed by the person, it stays closed through the next push.
+    summary.click()
+    expect(settings).not_to_have_attribute("open", "")
+    page.locator("#meeting-open").click()  # a push that replaces the meeting's details again
+    expect(page.locator(".meeting-status")).to_have_text("In corso")
+    expect(settings).not_to_have_attribute("open", "")
 
 
 def test_the_drag_handle_reorders_the_agenda(browser, server, board):

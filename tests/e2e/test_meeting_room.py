@@ -83,6 +83,7 @@ def test_a_room_link_opens_the_room_screen_which_follows_the_meeting(browser, se
     expect(chair.locator("#speakers .current-speaker")).to_contain_text("CNA Bologna")
 
     # The chair revokes the link: the screen stops and says why.
+    chair.locator("#room-links-manage > summary").click()  # the room links are folded
     chair.locator(f"#room-link-{made.link.id}-revoke").click()
     expect(screen.locator("#live-status")).to_have_text(re.compile("non è più valido"))
     screen.reload()

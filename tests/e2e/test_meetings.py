@@ -70,7 +70,8 @@ def test_chair_builds_and_runs_a_meeting_with_the_keyboard_and_a_member_sees_it(
     assert "In discussione" in chair.locator(f"#item-{second_id} .agenda-status").inner_text()
     assert chair.locator(".agenda-item-current").count() == 1
 
-    # Attendance: two organisations present, with their delegates.
+    # Attendance: two organisations present, with their delegates, in its disclosure.
+    chair.locator("#attendance-edit > summary").press("Enter")
     chair.get_by_role("checkbox", name="Confcommercio Ascom Bologna").press("Space")
     chair.get_by_label("Delegati presenti per Confcommercio Ascom Bologna").fill("Luca Cavina")
     chair.get_by_role("checkbox", name="CGIL Bologna").press("Space")
