@@ -68,6 +68,9 @@ class StoredUpdate:
     user_id: int | None
 
 
+LOAD_BATCH = 500  # stored updates read and applied at a time when a document is opened
+
+
 def new_doc() -> YDoc:
     """An empty document with its shared text."""
     doc: YDoc = pycrdt.Doc()
@@ -166,11 +169,37 @@ async def stored_size(session: AsyncSession, document_id: int) -> int:
     return int(size or 0)
 
 
+@dataclass
+class Opened:
+    """A document opened from its log: the document, how many rows and bytes the log holds, and
+    those rows' updates when there were at most the `keep` asked for (else None)."""
+
+    doc: YDoc
+    rows: int = 0
+    size: int = 0
+    updates: list[bytes] | None = None
+
+
+async def open_log(session: AsyncSession, document_id: int, *, keep: int = 0) -> Opened:
+    """The document as its stored updates make it, read and applied a batch at a time: a long log
+    is never all in memory at once (reading whole rows costs more than applying them)."""
+    opened = Opened(new_doc())
+    kept: list[bytes] = []
+    query = select(DocumentUpdate.data).where(DocumentUpdate.document_id == document_id).order_by(DocumentUpdate.id)
+    found = await session.stream_scalars(query.execution_options(yield_per=LOAD_BATCH))
+    async for batch in found.partitions():
+        apply_all(opened.doc, batch)
+        opened.rows += len(batch)
+        opened.size += sum(map(len, batch))
+        if opened.rows <= keep:
+            kept.extend(batch)
+    opened.updates = kept if opened.rows <= keep else None
+    return opened
+
+
 async def load(session: AsyncSession, document_id: int) -> YDoc:
     """The document as its stored updates make it (never from a plain text)."""
-    doc = new_doc()
-    apply_all(doc, (row.data for row in await stored(session, document_id)))
-    return doc
+    return (await open_log(session, document_id)).doc
 
 
 async def text_of(session: AsyncSession, document_id: int) -> str:

@@ -714,12 +714,10 @@ class Rooms:
             document = await documents.get(session, document_id)
             if document is None:
                 raise NotFound(f"no document {document_id}")
-            rows = await documents.stored(session, document_id)
-        doc = documents.new_doc()
-        documents.apply_all(doc, (row.data for row in rows))
-        room = Room(self, document, doc, sum(len(row.data) for row in rows))
-        if len(rows) <= PENDING_CHECK_ROWS:
-            room._waiting([row.data for row in rows])
+            opened = await documents.open_log(session, document_id, keep=PENDING_CHECK_ROWS)
+        room = Room(self, document, opened.doc, opened.size)
+        if opened.updates is not None:
+            room._waiting(opened.updates)
         return room
 
     def retire(self, room: Room) -> None:
