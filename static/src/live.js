@@ -78,6 +78,11 @@ function holdBack(target, fragment) {
   }
   const copy = incoming.cloneNode(true);
   notice.querySelector("button").onclick = () => {
+    // The disclosures the person had open (a form they were filling) stay open in the new version.
+    for (const open of target.querySelectorAll("details[open][id]")) {
+      const again = copy.querySelector(`#${CSS.escape(open.id)}`);
+      if (again) again.open = true;
+    }
     target.replaceWith(copy);
     window.htmx.process(copy);
   };

@@ -94,6 +94,8 @@ def test_a_swap_never_writes_a_style_attribute(browser, server, board):
     chair.locator("#field-title").fill("Varie")
     chair.get_by_role("button", name="Aggiungi il punto").click()
     expect(member.locator("#agenda")).to_contain_text("Varie")
+    for page in (chair, member):  # the attendance form is a disclosure
+        page.locator("#attendance-edit > summary").click()
     chair.get_by_role("checkbox", name="CGIL Bologna").press("Space")
     chair.get_by_role("button", name="Salva le presenze").click()
     expect(member.get_by_role("checkbox", name="CGIL Bologna")).to_be_checked()
