@@ -19,6 +19,8 @@ from typing import Any
 
 from pycrdt import Doc, Text, TransactionEvent, create_sync_message, create_update_message, write_var_uint
 
+from server.domain.yencoding import Malformed, read_var_bytes, read_var_uint, read_vector
+
 TEXT = "markdown"
 SYNC, AWARENESS, SAVED = 0, 1, 100
 STEP1, STEP2, UPDATE = 0, 1, 2
@@ -27,30 +29,6 @@ TOKEN = re.compile(r"<[a-z]+\d+>")
 
 class Closed(AssertionError):
     """The socket closed while a client waited for something from the server."""
-
-
-class Malformed(ValueError):
-    """A message that is no y-protocols (or message 100) message."""
-
-
-def read_var_uint(data: bytes, position: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if position >= len(data):
-            raise Malformed("truncated number")
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        position += 1
-        if byte < 0x80:
-            return value, position
-
-
-def read_bytes(data: bytes, position: int) -> tuple[bytes, int]:
-    length, position = read_var_uint(data, position)
-    if position + length > len(data):
-        raise Malformed("truncated payload")
-    return data[position : position + length], position + length
 
 
 @dataclass(frozen=True)
@@ -65,19 +43,8 @@ def frame_of(message: bytes) -> Frame:
     step = None
     if kind == SYNC:
         step, position = read_var_uint(message, position)
-    payload, _ = read_bytes(message, position)
+    payload, _ = read_var_bytes(message, position)
     return Frame(kind, step, payload)
-
-
-def state_vector(encoded: bytes) -> dict[int, int]:
-    """A Yjs v1 state vector as {client id: clock}."""
-    count, position = read_var_uint(encoded, 0)
-    vector = {}
-    for _ in range(count):
-        client, position = read_var_uint(encoded, position)
-        clock, position = read_var_uint(encoded, position)
-        vector[client] = clock
-    return vector
 
 
 def covers(vector: dict[int, int], other: dict[int, int]) -> bool:
@@ -135,7 +102,7 @@ class Replica:
         return int(self.doc.client_id)
 
     def vector(self) -> dict[int, int]:
-        return state_vector(self.doc.get_state())
+        return read_vector(self.doc.get_state())
 
     def tokens(self) -> list[str]:
         return tokens_of(str(self.text))
@@ -189,7 +156,7 @@ class Replica:
         if frame.kind == AWARENESS:
             return []
         if frame.kind == SAVED:
-            self.acks.append(state_vector(frame.payload))
+            self.acks.append(read_vector(frame.payload))
             return []
         raise Malformed(f"unknown message type {frame.kind}")
 
@@ -199,7 +166,7 @@ def _sized(payload: bytes) -> bytes:
 
 
 def doc_vector(doc: Doc) -> dict[int, int]:
-    return state_vector(doc.get_state())
+    return read_vector(doc.get_state())
 
 
 def text_of(doc: Doc) -> str:

@@ -28,6 +28,7 @@ from server.db.types import utcnow
 from server.domain.document_diff import Utf8Offsets, edits
 from server.domain.document_diff import clean as clean  # the text as a document keeps it (used by the areas)
 from server.domain.errors import DomainError, NotFound, Stale
+from server.domain.yencoding import read_var_uint, read_vector
 from server.i18n import _
 
 # The shared text's name: `ydoc.getText('markdown')` in the browser, `doc.get(TEXT, type=Text)` here.
@@ -321,7 +322,7 @@ async def compact(session: AsyncSession, document_id: int) -> None:
     doc = new_doc()
     apply_all(doc, (row.data for row in rows))
     state = doc.get_state()
-    vector = _vector(state)
+    vector = read_vector(state)
     merged = [row.id for row in rows if _integrated(row.data, state, vector)]
     if len(merged) <= 1:
         return
@@ -330,7 +331,7 @@ async def compact(session: AsyncSession, document_id: int) -> None:
     check.apply_update(snapshot)
     # Never trade the log for less. State vectors are compared decoded: two documents holding the
     # same state may encode their vectors' entries in different orders.
-    if _vector(check.get_state()) != vector or text_in(check) != text_in(doc):
+    if read_vector(check.get_state()) != vector or text_in(check) != text_in(doc):
         raise NotCompacted(f"the snapshot of document {document_id} does not load to its log yet")
     session.add(DocumentUpdate(document_id=document_id, data=snapshot, user_id=None))
     await session.execute(
@@ -342,7 +343,7 @@ async def compact(session: AsyncSession, document_id: int) -> None:
 def integrated(update: bytes, state: bytes) -> bool:
     """Whether a document at `state` holds everything of `update` (else part of it waits there for
     updates that have not arrived)."""
-    return _integrated(update, state, _vector(state))
+    return _integrated(update, state, read_vector(state))
 
 
 def _integrated(update: bytes, state: bytes, vector: dict[int, int]) -> bool:
@@ -350,42 +351,19 @@ def _integrated(update: bytes, state: bytes, vector: dict[int, int]) -> bool:
     state (what is left of it once the state is taken away has none), and every deletion it
     carries is of something within the state."""
     rest = pycrdt.get_update(update, state)
-    clients, position = _var_uint(rest, 0)
+    clients, position = read_var_uint(rest, 0)
     if clients:
         return False
-    clients, position = _var_uint(rest, position)
+    clients, position = read_var_uint(rest, position)
     for _client in range(clients):
-        client, position = _var_uint(rest, position)
-        ranges, position = _var_uint(rest, position)
+        client, position = read_var_uint(rest, position)
+        ranges, position = read_var_uint(rest, position)
         for _range in range(ranges):
-            clock, position = _var_uint(rest, position)
-            length, position = _var_uint(rest, position)
+            clock, position = read_var_uint(rest, position)
+            length, position = read_var_uint(rest, position)
             if clock + length > vector.get(client, 0):
                 return False
     return True
-
-
-def _vector(state: bytes) -> dict[int, int]:
-    """A Yjs state vector as {client id: clock}."""
-    count, position = _var_uint(state, 0)
-    vector: dict[int, int] = {}
-    for _entry in range(count):
-        client, position = _var_uint(state, position)
-        vector[client], position = _var_uint(state, position)
-    return vector
-
-
-def _var_uint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= len(data):
-            raise ValueError("truncated number")
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        position += 1
-        if byte < 0x80:
-            return value, position
 
 
 async def freeze(session: AsyncSession, document_id: int) -> str:

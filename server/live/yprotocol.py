@@ -15,6 +15,12 @@ from collections.abc import Iterable
 
 import pycrdt
 
+# Read here by the live side; written once, in the domain, which reads state vectors too.
+from server.domain.yencoding import Malformed as Malformed
+from server.domain.yencoding import read_var_bytes as read_var_bytes
+from server.domain.yencoding import read_var_uint as read_var_uint
+from server.domain.yencoding import read_vector as read_vector
+
 # y-protocols' message types, and ours.
 SYNC = 0
 AWARENESS = 1
@@ -37,10 +43,6 @@ FROZEN = 4409  # the document was frozen (a proposal submitted) while connected
 TOO_MANY = 4429
 
 
-class Malformed(ValueError):
-    """A message that cannot be decoded (1007)."""
-
-
 class Unsupported(ValueError):
     """A message of a type the document socket does not take (1003)."""
 
@@ -51,26 +53,6 @@ def var_uint(value: int) -> bytes:
 
 def var_bytes(data: bytes) -> bytes:
     return var_uint(len(data)) + data
-
-
-def read_var_uint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= len(data) or shift > 63:
-            raise Malformed("truncated or oversized number")
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        position += 1
-        if byte < 0x80:
-            return value, position
-
-
-def read_var_bytes(data: bytes, position: int) -> tuple[bytes, int]:
-    length, position = read_var_uint(data, position)
-    if position + length > len(data):
-        raise Malformed("truncated payload")
-    return data[position : position + length], position + length
 
 
 def sync_message(step: int, payload: bytes) -> bytes:
@@ -84,17 +66,6 @@ def saved_message(state: bytes) -> bytes:
 
 def awareness_message(update: bytes) -> bytes:
     return bytes([AWARENESS]) + var_bytes(update)
-
-
-def read_vector(encoded: bytes) -> dict[int, int]:
-    """A Yjs state vector as {client id: clock}."""
-    count, position = read_var_uint(encoded, 0)
-    vector: dict[int, int] = {}
-    for _ in range(count):
-        client, position = read_var_uint(encoded, position)
-        clock, position = read_var_uint(encoded, position)
-        vector[client] = clock
-    return vector
 
 
 def read_awareness(update: bytes) -> list[tuple[int, int, str]]:
