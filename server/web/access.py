@@ -67,6 +67,18 @@ async def table_and_membership(
     return (found[0], found[1]) if found is not None else (None, None)
 
 
+def follower(table: Table, membership: Membership | None, viewer: Viewer) -> Audience | None:
+    """The audience in which a signed-in person follows `table` live (a table socket, a document's
+    socket), or None when they may not: no role on a table that is not public."""
+    role = membership.role if membership else None
+    decision = decide(
+        required=Role.observer, role=role, is_public=table.is_public, authenticated=True, is_admin=viewer.is_admin
+    )
+    if decision is not Decision.allow:
+        return None
+    return Audience(role, viewer.is_admin, membership.organisation_id if membership else None)
+
+
 async def authorize(request: Request, slug: str, required: Role | None, *, admin: bool = False) -> TableAccess:
     """Let the viewer through to table `slug` with `required` role, or raise 303 / 403 / 404.
 

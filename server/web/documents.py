@@ -24,20 +24,18 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from server.config import Settings
-from server.db.models import Membership, Role, Table
+from server.db.models import Membership, Table
 from server.db.session import Database
 from server.domain import documents, inputs
-from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.documents import DocumentAccess
+from server.live.connection import POLICY
 from server.live.direct import DirectWriter
 from server.live.documents import COLOURS, DocumentSocket, Rooms
 from server.live.yprotocol import NO_ACCESS, NOT_FOUND, SESSION_ENDED, TOO_MANY
 from server.views.areas import CATALOG
-from server.views.audience import Audience
+from server.web.access import follower
 from server.web.sessions import Viewer
-
-POLICY = 1008
 
 
 @dataclass(frozen=True)
@@ -68,19 +66,14 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
         membership = await session.scalar(
             select(Membership).where(Membership.table_id == table.id, Membership.user_id == viewer.user_id)
         )
-        role = membership.role if membership else None
-        decision = decide(
-            required=Role.observer, role=role, is_public=table.is_public, authenticated=True, is_admin=viewer.is_admin
-        )
-        if decision is not Decision.allow:
+        audience = follower(table, membership, viewer)
+        if audience is None:
             return NO_ACCESS
-        organisation_id = membership.organisation_id if membership else None
+        organisation_id = audience.organisation_id
         binding = CATALOG.documents.get(document.kind)
         if binding is None:
             return NOT_FOUND
-        access = await binding.access(
-            session, document, Audience(role, viewer.is_admin, organisation_id), viewer.user_id
-        )
+        access = await binding.access(session, document, audience, viewer.user_id)
         if access is DocumentAccess.none:
             return NOT_FOUND
     return _Admission(

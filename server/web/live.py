@@ -26,10 +26,9 @@ from starlette.websockets import WebSocket
 
 from server import i18n
 from server.config import Settings
-from server.db.models import Role, Table
+from server.db.models import Table
 from server.db.session import Database
 from server.domain import inputs
-from server.domain.access import Decision, decide
 from server.domain.accounts import session_expiry, session_key
 from server.domain.errors import BadQuery
 from server.domain.presence import presence_people
@@ -38,7 +37,7 @@ from server.live.direct import DirectWriter
 from server.live.hub import Hub
 from server.views.areas import CATALOG, list_screen
 from server.views.audience import Audience, Screen
-from server.web.access import table_and_membership
+from server.web.access import follower, table_and_membership
 from server.web.sessions import Viewer
 
 
@@ -74,13 +73,9 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
             return SESSION_ENDED
         if table is None:
             return NO_ACCESS
-        role = membership.role if membership else None
-        decision = decide(
-            required=Role.observer, role=role, is_public=table.is_public, authenticated=True, is_admin=viewer.is_admin
-        )
-        if decision is not Decision.allow:
+        audience = follower(table, membership, viewer)
+        if audience is None:
             return NO_ACCESS
-        audience = Audience(role, viewer.is_admin, membership.organisation_id if membership else None)
         page = await _screen(session, table, params, viewer.user_id, audience)
         if isinstance(page, int):
             return page

@@ -5,6 +5,7 @@ an item's speaking time. Each answers like the rest of the meeting room (server/
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -133,21 +134,28 @@ async def add(request: Request, access: TableAccess) -> Response:
     )
 
 
-async def remove(request: Request, access: TableAccess) -> Response:
+async def _on_speaker(
+    request: Request,
+    access: TableAccess,
+    act: Callable[..., Awaitable[Any]],
+    said: Callable[[Any], str],
+    regions: Any = None,
+) -> Response:
+    """One chair's act on one speaker of the list (`act(session, table, meeting_id, speaker_id, actor_id=…)`)."""
     speaker_id = await _speaker_id(request)
 
     async def change(session: Any) -> Any:
-        return await speakers.remove(
-            session, access.table, meeting_id_of(request), speaker_id, actor_id=access.viewer.user_id
-        )
+        return await act(session, access.table, meeting_id_of(request), speaker_id, actor_id=access.viewer.user_id)
 
-    return await room_action(
+    return await room_action(request, access, change, regions=regions or _list(), alert="speakers", said=said)
+
+
+async def remove(request: Request, access: TableAccess) -> Response:
+    return await _on_speaker(
         request,
         access,
-        change,
-        regions=_list(),
-        alert="speakers",
-        said=lambda speaker: _("{organisation} taken off the list.").format(organisation=_name(speaker)),
+        speakers.remove,
+        lambda speaker: _("{organisation} taken off the list.").format(organisation=_name(speaker)),
     )
 
 
@@ -178,38 +186,21 @@ async def move(request: Request, access: TableAccess) -> Response:
 
 
 async def start(request: Request, access: TableAccess) -> Response:
-    speaker_id = await _speaker_id(request)
-
-    async def change(session: Any) -> Any:
-        return await speakers.start(
-            session, access.table, meeting_id_of(request), speaker_id, actor_id=access.viewer.user_id
-        )
-
-    return await room_action(
+    return await _on_speaker(
         request,
         access,
-        change,
+        speakers.start,
+        lambda speaker: _("{organisation} has the floor.").format(organisation=_name(speaker)),
         regions=regions_named("speakers", "meeting-time"),
-        alert="speakers",
-        said=lambda speaker: _("{organisation} has the floor.").format(organisation=_name(speaker)),
     )
 
 
 async def stop(request: Request, access: TableAccess) -> Response:
-    speaker_id = await _speaker_id(request)
-
-    async def change(session: Any) -> Any:
-        return await speakers.stop(
-            session, access.table, meeting_id_of(request), speaker_id, actor_id=access.viewer.user_id
-        )
-
-    return await room_action(
+    return await _on_speaker(
         request,
         access,
-        change,
-        regions=_list(),
-        alert="speakers",
-        said=lambda speaker: _("{organisation} has finished speaking.").format(organisation=_name(speaker)),
+        speakers.stop,
+        lambda speaker: _("{organisation} has finished speaking.").format(organisation=_name(speaker)),
     )
 
 
