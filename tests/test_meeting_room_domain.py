@@ -571,6 +571,17 @@ def test_a_room_link_opens_its_meeting_only_until_revoked(board, seed):
     assert len(board.events("meeting.room_link_revoked")) == 1
 
 
+def test_a_room_link_made_before_its_meeting_lasts_until_the_end_of_the_meetings_day(board):
+    """Made the day before (or a minute before midnight), a link still opens the screen on the day."""
+    from datetime import UTC, datetime
+
+    made = run(
+        board, lambda s: room_links.create_link(s, board.table, board.meeting.id, key="k", actor_id=board.chair.id)
+    )
+    assert board.meeting.starts_at > made.link.created_at
+    assert made.link.expires_at == datetime(2031, 12, 9, 23, 0, tzinfo=UTC), "midnight in Bologna after 9 December"
+
+
 def test_a_room_link_lasts_until_midnight_in_italy():
     from datetime import UTC, datetime
 

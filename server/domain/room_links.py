@@ -66,7 +66,9 @@ async def create_link(
         secret_hash=stored_hash(pass_of(secret, key)),
         created_by=actor_id,
         created_at=now,
-        expires_at=end_of_day(now),
+        # Until the end of the meeting's day: a link made the evening before (or before midnight)
+        # still opens the screen on the day itself.
+        expires_at=end_of_day(max(now, meeting.starts_at)),
     )
     session.add(link)
     await session.flush()

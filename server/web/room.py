@@ -8,7 +8,7 @@ alert beside them that no push replaces (`room_answer`).
 The room screen `/tavoli/<slug>/sedute/<id>/sala` opens with a role on the table, or with a room
 link: its secret travels in the address's fragment, which reaches no server log and no Referer;
 the page's own script posts it, once, to `…/sala/accesso`, which answers with a cookie scoped to
-that screen's path (read-only, that meeting only, until the end of the day). With that cookie the
+that screen's path (read-only, that meeting only, until the end of the meeting's day). With that cookie the
 screen and its socket `…/sala/ws` open, and nothing else does: every other route checks the login
 session, which a room link has none of.
 """
