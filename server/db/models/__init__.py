@@ -10,6 +10,7 @@ from server.db.models.accounts import LoginAttempt, Organisation, User, UserSess
 from server.db.models.actions import ActionItem, ActionNote, ActionStatus
 from server.db.models.audit import Event
 from server.db.models.base import NAMING_CONVENTION, Base, RenderedMarkdown, Versioned, enum_column
+from server.db.models.decisions import Decision, DecisionKind, Position, PositionKind, RollCall
 from server.db.models.documents import Document, DocumentKind, DocumentUpdate
 from server.db.models.meetings import (
     AgendaItem,
@@ -20,6 +21,14 @@ from server.db.models.meetings import (
     RoomLink,
     Speaker,
     SpeakerStatus,
+)
+from server.db.models.minutes import (
+    Installation,
+    Minutes,
+    MinutesRemark,
+    MinutesStatus,
+    MinutesVersion,
+    PublicationState,
 )
 from server.db.models.proposals import (
     Endorsement,
@@ -41,24 +50,35 @@ __all__ = [
     "AgendaStatus",
     "Attendance",
     "Base",
+    "Decision",
+    "DecisionKind",
     "Document",
     "DocumentKind",
     "DocumentUpdate",
     "Endorsement",
     "Event",
+    "Installation",
     "LoginAttempt",
     "Meeting",
     "MeetingStatus",
     "Membership",
+    "Minutes",
+    "MinutesRemark",
+    "MinutesStatus",
+    "MinutesVersion",
     "Organisation",
+    "Position",
+    "PositionKind",
     "Proposal",
     "ProposalAuthor",
     "ProposalComment",
     "ProposalLink",
     "ProposalStatus",
     "ProposalVersion",
+    "PublicationState",
     "RenderedMarkdown",
     "Role",
+    "RollCall",
     "RoomLink",
     "Speaker",
     "SpeakerStatus",

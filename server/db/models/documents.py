@@ -25,10 +25,12 @@ class DocumentKind(StrEnum):
     """What a document is the text of (the record it belongs to is `Document.record_id`)."""
 
     proposal_body = "proposal_body"
+    minutes = "minutes"  # record: the minutes' id
+    minutes_erratum = "minutes_erratum"  # record: the published version it corrects
 
 
 class Document(Base):
-    """One collaborative text: a proposal's body (and, later, the minutes of a meeting)."""
+    """One collaborative text: a proposal's body, a meeting's minutes, an erratum's draft."""
 
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("kind", "record_id"),)
