@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Endorsement, Proposal, ProposalAuthor, ProposalStatus, Role, Table
-from server.domain import audit, documents, proposal_bodies, proposal_versions, texts, transitions
+from server.domain import audit, decisions, documents, proposal_bodies, proposal_versions, texts, transitions
 from server.domain.actions import Actor
 from server.domain.agenda import DESCRIPTION_LIMIT
 from server.domain.errors import Forbidden, Invalid, stale
@@ -298,12 +298,17 @@ async def set_status(
     version: int,
     actor: Actor,
     outcome: str = "",
+    item_id: int | None = None,
 ) -> Proposal:
     """Move a proposal along: authors submit and withdraw, the chair leads discussion and outcome.
 
     Submitting keeps the text as a numbered version; leaving the draft (submitted or withdrawn)
     freezes the body's document, whose sockets the caller then closes. Asking for the status it already has is a
     no-op; an illegal transition (rejected back to draft, say) is refused.
+
+    Approving or rejecting it records, in the same transaction, the decision of the agenda item where
+    it was discussed (`item_id`, one of its linked items; None: the most recently linked one, if any):
+    see `decisions.record_outcome`.
     """
     await lock_table(session, table.id)
     proposal = await get_proposal(session, table.id, proposal_id)
@@ -347,6 +352,16 @@ async def set_status(
     )
     if changed and status is ProposalStatus.submitted:
         await proposal_versions.keep_version(session, proposal, actor, "submitted")
+    if changed and status in (ProposalStatus.approved, ProposalStatus.rejected):
+        await decisions.record_outcome(
+            session,
+            table,
+            proposal,
+            approved=status is ProposalStatus.approved,
+            outcome=outcome,
+            item_id=item_id,
+            actor=actor,
+        )
     return proposal
 
 
