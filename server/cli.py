@@ -23,7 +23,7 @@ from server.db import migrations
 from server.db.models import Role
 from server.db.session import Database
 from server.demo import DemoReport, load_demo
-from server.domain import accounts, tables, texts
+from server.domain import accounts, minutes_archive, minutes_publishing, tables, texts
 from server.domain.errors import DomainError
 from server.i18n import _
 from server.views.labels import role_label
@@ -209,7 +209,14 @@ def demo() -> None:
         await _require_schema(settings.database_url)
         database = Database(settings.database_url)
         try:
-            return await load_demo(database, settings.demo_password)
+            # An archive belongs to one database: a fresh database never appends to an older one.
+            aside = await minutes_publishing.set_aside_foreign(database, settings.minutes_dir)
+            if aside is not None:
+                click.echo(_("The minutes archive of another database was moved aside to {path}.").format(path=aside))
+            report = await load_demo(database, settings.demo_password)
+            # The demo's minutes are seeded as publishing records: write them into the archive.
+            await minutes_publishing.repair(database, settings.minutes_dir, finish=_minutes_finish())
+            return report
         finally:
             await database.dispose()
 
@@ -232,6 +239,90 @@ def demo() -> None:
         for role, address in logins.items():
             click.echo(f"    {role_label(role):<14} {address}")
     click.echo("")
+
+
+def _minutes_finish() -> minutes_publishing.Finish | None:
+    """What the minutes' domain does when a version is published (its state, its event)."""
+    return None
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The minutes folder (default: TAVOLI_MINUTES_DIR).",
+)
+def verify(directory: Path | None) -> None:
+    """Check the minutes archive offline: every table's chain, every file's hash, each file's front
+    matter against the database, and publications cut short. Exits with 1 when something is wrong."""
+    settings = _settings()
+    folder = directory or Path(settings.minutes_dir)
+
+    async def go() -> minutes_publishing.Verification:
+        await _require_schema(settings.database_url)
+        database = Database(settings.database_url)
+        try:
+            return await minutes_publishing.verify(database, folder)
+        finally:
+            await database.dispose()
+
+    _require_file(settings.database_url)
+    result = asyncio.run(go())
+    for finding in result.findings:
+        click.echo(str(finding))
+    if result.findings:
+        click.echo(
+            _("{count} problems in the minutes archive {folder}.").format(count=len(result.findings), folder=folder),
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
+    for slug, head in result.heads.items():
+        click.echo(_("{table}: chain head {head}").format(table=slug, head=head or "-"))
+    click.echo(
+        _("The minutes archive {folder} is whole: {tables} tables, {files} files.").format(
+            folder=folder, tables=len(result.heads), files=result.files
+        )
+    )
+
+
+@cli.group()
+def minutes() -> None:
+    """The archive of published minutes."""
+
+
+@minutes.command("export")
+@click.argument("table_slug", metavar="TABLE")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The minutes folder (default: TAVOLI_MINUTES_DIR).",
+)
+def minutes_export(table_slug: str, out_dir: Path, directory: Path | None) -> None:
+    """Write TABLE's archive to OUT_DIR (new or empty), with a VERIFY.md that checks it with sha256sum
+    and a shell alone: a folder to commit to git or serve as static files."""
+    settings = _settings()
+    root = directory or Path(settings.minutes_dir)
+    try:
+        folder = minutes_archive.table_folder(root, table_slug)
+    except ValueError:
+        raise click.ClickException(_("{slug} is not a table's short name.").format(slug=table_slug)) from None
+    if not (folder / minutes_archive.CHAIN).is_file():
+        raise click.ClickException(
+            _("The table {slug} has no minutes archive in {folder}.").format(slug=table_slug, folder=root)
+        )
+    try:
+        with minutes_archive.locked(folder):
+            head = minutes_archive.export(folder, out_dir)
+    except FileExistsError:
+        raise click.ClickException(_("{folder} is not empty.").format(folder=out_dir)) from None
+    click.echo(
+        _("Archive of {slug} written to {folder}; chain head {head}.").format(
+            slug=table_slug, folder=out_dir, head=head
+        )
+    )
 
 
 @cli.group()
