@@ -10,7 +10,10 @@ secretary records positions on the delegates' behalf, naming the delegate
 stay editable by the chair and the secretary after the meeting closes, until the minutes are
 approved: `lock_decisions` then locks them for good (corrections go through the minutes' erratum).
 
-The contract of issue 15, with these choices made where it left them open:
+DEVIATION from the contract of issue 15: the events' payload names the decision's kind
+`decision_kind` (not `kind`, which is `audit.record`'s own argument, the event's kind).
+
+The contract, with these choices made where it left them open:
 - A delegate records during an open roll call only for the organisation of their seat
   (Membership.organisation_id), only if that organisation is recorded present, and only if their
   own name is among its delegates in the attendance (compared ignoring case and spacing): the name
@@ -135,7 +138,7 @@ def payload(meeting: Meeting, item: AgendaItem, decision: Decision) -> dict[str,
         "meeting_id": meeting.id,
         "meeting_title": meeting.title,
         "title": item.title,
-        "kind": decision.kind.value,
+        "decision_kind": decision.kind.value,
     }
 
 
