@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.config import Settings
 from server.db.session import Database
+from server.domain import minutes_publishing
 from server.domain.accounts import purge_expired
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
@@ -67,6 +68,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.markdown = markdown
         database = Database(settings.database_url, echo=settings.db_echo, markdown=markdown)
         app.state.database = database
+        # A publication of the minutes cut short (a process killed midway) is finished or rolled back;
+        # a minutes folder that cannot be written is logged, and the next publication tries again.
+        try:
+            await minutes_publishing.repair(database, settings.minutes_dir)
+        except OSError:
+            log.exception("the minutes archive in %s could not be repaired", settings.minutes_dir)
         hub = Hub(
             database,
             app.state.templates.env,

@@ -215,7 +215,7 @@ def demo() -> None:
                 click.echo(_("The minutes archive of another database was moved aside to {path}.").format(path=aside))
             report = await load_demo(database, settings.demo_password)
             # The demo's minutes are seeded as publishing records: write them into the archive.
-            await minutes_publishing.repair(database, settings.minutes_dir, finish=_minutes_finish())
+            await minutes_publishing.repair(database, settings.minutes_dir)
             return report
         finally:
             await database.dispose()
@@ -239,11 +239,6 @@ def demo() -> None:
         for role, address in logins.items():
             click.echo(f"    {role_label(role):<14} {address}")
     click.echo("")
-
-
-def _minutes_finish() -> minutes_publishing.Finish | None:
-    """What the minutes' domain does when a version is published (its state, its event)."""
-    return None
 
 
 @cli.command()

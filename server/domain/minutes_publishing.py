@@ -8,9 +8,9 @@ transaction also locks the table's row:
    with every copy rendered and its file name);
 2. write the public file: a temporary file, fsync, rename, fsync the folder;
 3. append its CHAIN line, fsync;
-4. mark the record published (its chain hash, when, by whom; `finish(session, version)` then adds
-   what the minutes' domain does at that moment: the minutes' state, the event) in a second
-   transaction.
+4. mark the record published with its CHAIN line's hash, in a second transaction, through
+   `finish` (default: the minutes' `mark_published`, which also publishes the minutes and records
+   the event).
 
 A record left *publishing* (a process killed between two steps) is rolled forward by `repair`, at
 start-up and before the table's next publication: the record holds the file's bytes, so the file
@@ -30,6 +30,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -40,6 +41,7 @@ from sqlalchemy.orm import load_only
 from server.db.models import Installation, MinutesVersion, PublicationState, Table
 from server.db.session import Database
 from server.db.types import utcnow
+from server.domain import minutes
 from server.domain import minutes_archive as archive
 from server.domain.errors import NotFound
 from server.domain.meetings import lock_table
@@ -60,7 +62,14 @@ _CHECKED = (
 )
 
 Build = Callable[[AsyncSession], Awaitable[MinutesVersion]]
-Finish = Callable[[AsyncSession, MinutesVersion], Awaitable[None]]
+
+
+class Finish(Protocol):
+    """Marks a version published, in the caller's transaction (server.domain.minutes.mark_published)."""
+
+    async def __call__(
+        self, session: AsyncSession, version_id: int, *, actor_id: int | None, chain_hash: str | None = None
+    ) -> MinutesVersion: ...
 
 
 class NameTaken(Exception):
@@ -215,22 +224,12 @@ def _write_and_chain(folder: Path, name: str, data: bytes) -> tuple[bool, bool, 
 
 
 async def mark_published(
-    database: Database, version_id: int, *, chain_hash: str, actor_id: int | None, finish: Finish | None
+    database: Database, version_id: int, *, chain_hash: str, actor_id: int | None, finish: Finish | None = None
 ) -> MinutesVersion:
-    """Step 4: the record is published, with its CHAIN line's hash; `finish` adds the domain's part."""
+    """Step 4, in a transaction of its own: `finish` (the minutes' `mark_published`: the version and
+    the minutes published, the event) with the hash of the version's CHAIN line."""
     async with database.transaction() as session:
-        version = await session.get(MinutesVersion, version_id, with_for_update=True, populate_existing=True)
-        if version is None:
-            raise NotFound(_("This version of the minutes does not exist."))
-        if version.state is not PublicationState.published:
-            version.state = PublicationState.published
-            version.chain_hash = chain_hash
-            version.published_at = utcnow()
-            version.published_by = actor_id
-            await session.flush()
-            if finish is not None:
-                await finish(session, version)
-        return version
+        return await (finish or minutes.mark_published)(session, version_id, actor_id=actor_id, chain_hash=chain_hash)
 
 
 # --- Repair -----------------------------------------------------------------------------------------
