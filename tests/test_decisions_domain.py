@@ -871,3 +871,27 @@ def test_a_locked_decision_refuses_the_outcome_and_the_proposal_stays_as_it_was(
     assert list(refused.value.errors) == ["decision"]
     assert board.current(Proposal, proposal.id).status is ProposalStatus.under_discussion
     assert board.current(Decision, existing.id).kind is DecisionKind.not_agreed
+
+
+# --- the demo -------------------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_decisions_with_positions_on_past_meetings_and_a_roll_call_today(database):
+    from server.demo import load_demo
+
+    # The areas it stands on, in their order (the whole demo is tested in tests/test_demo.py).
+    seeders = ["server.demo.meetings", "server.demo.proposals", "server.demo.actions", "server.demo.decisions"]
+    await load_demo(database, "una-password-demo-lunga", seeders=seeders)
+    async with database.read() as session:
+        found = (
+            await session.execute(select(Decision, Meeting).join(Meeting, Meeting.id == Decision.meeting_id))
+        ).all()
+        tables = {meeting.table_id for _decision, meeting in found}
+        assert len(tables) == 4, "every demo table has decisions"
+        every = (await session.scalars(select(Position))).all()
+        assert any(p.kind is PositionKind.reservation and p.reservation for p in every)
+        assert any(p.by_secretary and p.delegate for p in every)
+        assert any(not p.by_secretary for p in every), "some were recorded by the delegates during a roll call"
+        assert any(d.roll_call is RollCall.closed for d, _m in found)
+        assert any(d.proposal_id is not None for d, _m in found)
+        assert all(d.roll_call is not RollCall.open for d, _m in found)
