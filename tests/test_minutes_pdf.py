@@ -189,7 +189,7 @@ def test_english_labels_and_page_numbers_in_english():
 
 def test_a_copy_that_is_neither_full_nor_public_is_refused():
     with pytest.raises(ValueError, match="copy"):
-        printable(RECORD, BODY, copy="draft", version=1, supersedes=None, locale="it")  # type: ignore[arg-type]
+        printable(RECORD, BODY, copy="draft", version=1, supersedes=None, locale="it")
 
 
 def test_the_body_cannot_bring_a_stylesheet_a_script_or_a_file_address():

@@ -35,7 +35,7 @@ import warnings
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
@@ -66,14 +66,13 @@ ISSUER = "Città metropolitana di Bologna"  # a name: the same in every language
 # that never resolves (RFC 2606), so that nothing but our own /static/ files can come of it.
 INTERNAL_BASE = "https://tavoli.invalid/"
 STATIC_PREFIX = "/static/"
+COPIES = ("full", "public")
 PDF_VARIANT = "pdf/a-2u"
-# The time one PDF may take in its process (start included: ~0.8 s to import WeasyPrint), plus
-# this much per character of HTML (a ten-page minutes of ~60,000 characters lays out in ~1 s).
+# The time one PDF may take in its process (its start included: ~0.8 s to import WeasyPrint), plus
+# this much per character of HTML. Eleven pages (~40,000 characters of HTML) lay out in 1.2 to 2.6 s
+# on a busy 2-core machine: the limit leaves ten times that, and is there for a runaway layout.
 TIME_LIMIT_SECONDS = 30.0
 TIME_LIMIT_SECONDS_PER_CHARACTER = 50e-6
-
-Copy = Literal["full", "public"]
-
 
 # --- the document -----------------------------------------------------------------------------
 
@@ -103,8 +102,8 @@ def _clean(html: str) -> Markup:
 
 
 def _css_string(text: str) -> str:
-    """`text` as a CSS string literal."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\a ")
+    """`text` as a CSS string literal (no `<` either: it goes inside a `<style>` element)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\a ").replace("<", "\\3c ")
     return f'"{escaped}"'
 
 
@@ -140,7 +139,7 @@ def printable(
     record: MinutesRecord,
     body_html: str,
     *,
-    copy: Copy,
+    copy: str,
     version: int,
     supersedes: str | None,
     locale: str,
@@ -151,7 +150,7 @@ def printable(
     for `copy="public"`, the full one's otherwise. `supersedes` names the version this one corrects
     (its file name), or None. Labels and dates are in `locale` ("it", "en").
     """
-    if copy not in ("full", "public"):
+    if copy not in COPIES:
         raise ValueError(f"copy must be 'full' or 'public', not {copy!r}")
     with i18n.use_locale(locale):
         title = _("Minutes: {meeting}").format(meeting=record.meeting_title)
