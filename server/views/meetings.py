@@ -12,7 +12,7 @@ from server.domain.agenda import AgendaEvent, agenda_of
 from server.domain.meetings import MeetingEvent, attendance_of, get_meeting, meetings_of
 from server.domain.speakers import SpeakerEvent
 from server.i18n import _
-from server.views import meeting_room
+from server.views import decisions, meeting_room
 from server.views.area import Area, ScreenKind, Sentence
 from server.views.audience import Screen
 from server.views.regions import Region, record_of
@@ -69,8 +69,9 @@ MEETING_PAGE = (
     meeting_room.TIME,
     meeting_room.QUORUM,
     meeting_room.LINKS,
+    decisions.MEETING_DECISIONS,
 )
-ROOM_SCREEN = (meeting_room.ROOM,)
+ROOM_SCREEN = (meeting_room.ROOM, decisions.ROOM_ROLL_CALL)
 
 
 def status_label(status: AgendaStatus | str) -> str:

@@ -56,7 +56,14 @@ async def _proposal_list(session: AsyncSession, table: Table, _screen: Screen) -
 
 async def _proposal(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
     proposal = await proposals.get_proposal(session, table.id, record_of(screen, "proposal"))
-    return {"table": table, "proposal": proposal, "authors": await proposals.authors_of(session, proposal.id)}
+    authors = await proposals.authors_of(session, proposal.id)
+    # The items it was discussed on: the outcome's form names the one where it is decided (issue 15).
+    return {
+        "table": table,
+        "proposal": proposal,
+        "authors": authors,
+        "links": await proposals.links_of(session, proposal.id),
+    }
 
 
 async def _proposal_body(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:

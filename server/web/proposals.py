@@ -305,6 +305,8 @@ async def set_status(request: Request, access: TableAccess) -> Response:
     status = text(form, "status", 30)
     outcome = text(form, "outcome", 40_000)
     version = number(form, "version")
+    # The agenda item where it was decided: its decision is recorded with the outcome (issue 15).
+    item_id = optional_id(text(form, "item", 20))
 
     async def change(session: AsyncSession) -> Proposal:
         return await proposals.set_status(
@@ -315,6 +317,7 @@ async def set_status(request: Request, access: TableAccess) -> Response:
             version=version,
             actor=_actor(access),
             outcome=outcome,
+            item_id=item_id,
         )
 
     moved = await attempt(request, change, as_it_is_now=_("This is the proposal as it is now: check it and try again."))
