@@ -360,7 +360,7 @@ def test_roll_call_refusals_say_why_and_change_nothing(board, seed):
     open_roll_call(board, decision)
     with pytest.raises(Invalid) as another_open:
         open_roll_call(board, other)
-    assert "Saldi invernali" in another_open.value.errors["roll_call"]
+    assert another_open.value.errors["roll_call"] == "L'appello su «Saldi invernali» è ancora aperto: chiudilo prima."
     with pytest.raises(Forbidden):
         close_roll_call(board, decision, who=member(board))
     close_roll_call(board, decision)
@@ -486,7 +486,7 @@ def test_an_organisation_not_present_has_no_position(board, seed):
     with pytest.raises(Invalid) as refused:
         take(board, decision, board.cgil, "favourable")
     assert list(refused.value.errors) == ["organisation"]
-    assert "CGIL Bologna" in refused.value.errors["organisation"]
+    assert refused.value.errors["organisation"].startswith("CGIL Bologna non risulta presente")
     close_roll_call(board, decision)
     with pytest.raises(Invalid) as by_secretary:
         take(board, decision, board.cgil, "favourable", who=secretary(board), delegate="Mario Rossi")
@@ -511,6 +511,7 @@ def test_a_delegate_not_named_in_the_attendance_is_asked_to_check_in(board, seed
     with pytest.raises(Invalid) as refused:
         take(board, decision, board.cgil, "favourable")
     assert list(refused.value.errors) == ["delegate"]
+    assert "registra la tua presenza" in refused.value.errors["delegate"]
     assert positions(board, decision) == []
 
 
@@ -527,7 +528,8 @@ def test_a_delegate_records_only_while_the_roll_call_is_open(board, seed):
     with pytest.raises(Invalid) as over:
         take(board, decision, board.cgil, "against")
     assert list(over.value.errors) == ["roll_call"]
-    assert not_yet.value.errors["roll_call"] != over.value.errors["roll_call"]
+    assert "non è ancora aperto" in not_yet.value.errors["roll_call"]
+    assert "Chiedi alla segreteria" in over.value.errors["roll_call"]
     assert [p.kind for p in positions(board, decision)] == [PositionKind.favourable]
 
 
@@ -628,6 +630,7 @@ def test_approved_minutes_lock_the_meetings_decisions_once(board, seed):
         with pytest.raises(Invalid) as refused:
             refused_change()
         assert list(refused.value.errors) == ["decision"]
+        assert "il verbale è approvato" in refused.value.errors["decision"]
     assert len(board.events()) == before
     assert [p.kind for p in positions(board, decision)] == [PositionKind.favourable]
 

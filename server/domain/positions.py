@@ -159,9 +159,9 @@ async def record_position(
     await lock_table(session, table.id)
     decision = await get_decision(session, table.id, decision_id)
     meeting, item = await context_of(session, decision)
+    refuse_if_locked(decision)
     position_kind = parse_position_kind(kind)
     reservation = _check_reservation(position_kind, reservation)
-    refuse_if_locked(decision)
     if roll_call_open(decision, meeting):
         organisation, name = await _as_delegate(session, table, meeting, organisation_id, actor)
         by_secretary = False
