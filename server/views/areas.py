@@ -15,13 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.db.models import DocumentKind, Event, Table
 from server.domain.errors import NotFound
 from server.i18n import _
-from server.views import actions, decisions, documents, meetings, proposals, site, tables
+from server.views import actions, decisions, documents, meetings, minutes, proposals, site, tables
 from server.views.area import Area, DocumentBinding, ScreenKind, Sentence
 from server.views.audience import Audience, Screen
 from server.views.labels import role_label
 from server.views.regions import Private, Region
 
-AREAS: tuple[Area, ...] = (site.AREA, tables.AREA, meetings.AREA, proposals.AREA, actions.AREA, decisions.AREA)
+AREAS: tuple[Area, ...] = (
+    site.AREA,
+    tables.AREA,
+    meetings.AREA,
+    proposals.AREA,
+    actions.AREA,
+    decisions.AREA,
+    minutes.AREA,
+)
 
 
 class Catalog:

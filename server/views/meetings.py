@@ -12,7 +12,7 @@ from server.domain.agenda import AgendaEvent, agenda_of
 from server.domain.meetings import MeetingEvent, attendance_of, get_meeting, meetings_of
 from server.domain.speakers import SpeakerEvent
 from server.i18n import _
-from server.views import decisions, meeting_room
+from server.views import decisions, meeting_room, minutes
 from server.views.area import Area, ScreenKind, Sentence
 from server.views.audience import Screen
 from server.views.regions import Region, record_of
@@ -70,6 +70,7 @@ MEETING_PAGE = (
     meeting_room.QUORUM,
     meeting_room.LINKS,
     decisions.MEETING_DECISIONS,
+    minutes.STATE,
 )
 ROOM_SCREEN = (meeting_room.ROOM, decisions.ROOM_ROLL_CALL)
 

@@ -18,6 +18,7 @@ from server.domain.meetings import meetings_of
 from server.i18n import _
 from server.views.areas import CATALOG
 from server.views.cache import PageCache
+from server.views.minutes import published_of
 from server.views.privacy import hide_private_events
 from server.views.regions import TABLE_HOME
 from server.views.tables import MEMBERS
@@ -39,6 +40,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
     if not audience.reads_table:
         async with _db(request).read() as session:
             data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
+            data["published_minutes"] = await published_of(session, access.table.id, limit=20)
         return render(
             request, "tables/table.html", {**data, "audience": audience, "member_form": {}, "settings_form": {}}
         )
