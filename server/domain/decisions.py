@@ -6,7 +6,7 @@ proposal it concerns, if any); closing a proposal with an outcome records it too
 roll call during the meeting: while it is open each present organisation's delegate records its
 position from their own device; before it is opened and after it is closed, the chair or the
 secretary records positions on the delegates' behalf, naming the delegate
-(server/domain/positions.py, whose names are importable from here too). Decisions and positions
+(server/domain/positions.py; `record_position` is importable from here too). Decisions and positions
 stay editable by the chair and the secretary after the meeting closes, until the minutes are
 approved: `lock_decisions` then locks them for good (corrections go through the minutes' erratum).
 
@@ -29,7 +29,9 @@ The contract, with these choices made where it left them open:
 - `record_decision` without `version` on an item that already has a decision: the same values
   are a no-op, others are Stale (someone recorded it meanwhile).
 - `lock_decisions` returns how many decisions it locked now (0 when repeated; then no event), and
-  closes a roll call left open.
+  closes a roll call left open. `close_open_roll_calls` closes a meeting's open roll call with its
+  event, for closing the meeting (meeting_life.close_meeting does not call it yet).
+- Decisions of items removed from the agenda are left out of `meeting_decisions` and `table_decisions`.
 - Refusals name their field: "item", "kind", "text", "proposal", "decision" (locked), "roll_call",
   "organisation" (unknown or not present), "delegate", "reservation"; Forbidden for the wrong
   role or another organisation; NotFound for a decision of another table.
