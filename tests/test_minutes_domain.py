@@ -184,10 +184,13 @@ def test_the_outline_has_the_title_the_attendance_and_a_heading_per_item_in_orde
     assert f"- Confcommercio Ascom Bologna: {NAME}, Anna Bianchi" in lines
     assert "- CNA Bologna: Carla Verdi" in lines
     assert "- CGIL Bologna" in lines  # absent, listed under its own heading
-    assert text.index("**Assenti**") > text.index("**Presenti**")
+    assert text.index("**Enti assenti**") > text.index("**Enti presenti**")
     headings = [line for line in lines if line.startswith("## ")]
     assert headings == ["## 1. Saldi invernali", "## 2. Distretti del commercio", "## 3. Varie ed eventuali"]
-    assert record.present[0].delegates == (NAME, "Anna Bianchi")
+    assert {p.organisation: p.delegates for p in record.present} == {
+        "CNA Bologna": ("Carla Verdi",),
+        "Confcommercio Ascom Bologna": (NAME, "Anna Bianchi"),
+    }
     assert record.absent == ("CGIL Bologna",)
 
 
@@ -206,7 +209,7 @@ def test_the_secretary_starts_drafting_and_the_document_is_seeded_once_from_the_
     assert event.payload["meeting_id"] == attended.meeting.id
 
     # Starting again is refused, whoever asks: the document is never seeded a second time.
-    with pytest.raises(Duplicate, match="already being written"):
+    with pytest.raises(Duplicate, match="già in scrittura"):
         start(seed, attended, people["chair"])
     # Re-inserting an item's heading is an ordinary edit, stored as one more update.
     append_text(seed, document.id, "## 1. Saldi invernali\n")
@@ -369,7 +372,7 @@ def test_a_draft_cannot_be_approved_nor_reopened(board, seed, people):
 def test_only_the_chair_approves_on_their_own(board, seed, people, role):
     minutes = start(seed, board, people["secretary"])
     send(seed, board, minutes.id, people["secretary"])
-    with pytest.raises(Forbidden, match="chair"):
+    with pytest.raises(Forbidden, match="Solo la presidenza può approvare il verbale"):
         approve(seed, board, minutes.id, people[role])
     assert current(seed, minutes.id).status is MinutesStatus.sent
 
@@ -475,7 +478,7 @@ def test_a_published_version_keeps_the_name_in_the_full_copy_only(attended, seed
     assert built.number == 1
     assert built.supersedes_id is None
     assert current(seed, minutes.id).status is MinutesStatus.approved  # until the file is in the archive
-    with pytest.raises(Invalid, match="already being published"):
+    with pytest.raises(Invalid, match="già in pubblicazione"):
         seed.run(lambda s: m.build_version(s, minutes.id, people["chair"]))
     version = seed.run(lambda s: m.mark_published(s, built.id, actor_id=board.chair.id, chain_hash="c" * 64))
     assert version.state is PublicationState.published
