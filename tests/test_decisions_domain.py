@@ -252,6 +252,16 @@ def test_a_removed_item_takes_no_decision(board, seed):
     assert list(refused.value.errors) == ["item"]
 
 
+def test_an_item_with_a_decision_stays_on_the_agenda(board, seed):
+    record(board, 1)
+    with pytest.raises(Invalid) as refused:
+        run(board, lambda s: agenda.remove_item(s, board.table, board.meeting.id, board.items[1].id, actor_id=None))
+    assert list(refused.value.errors) == ["item"]
+    assert rows(board, Decision) == 1
+    assert board.current(type(board.items[1]), board.items[1].id).removed_at is None
+    assert board.events("agenda.item_removed") == []
+
+
 def test_changing_a_decision_keeps_what_changed_in_its_event(board, seed):
     decision = record(board)
     proposal = board.proposal()
@@ -533,16 +543,16 @@ def test_a_delegate_records_only_while_the_roll_call_is_open(board, seed):
     assert [p.kind for p in positions(board, decision)] == [PositionKind.favourable]
 
 
-def test_a_roll_call_left_open_on_a_closed_meeting_counts_as_closed(board, seed):
+def test_closing_the_meeting_closes_its_open_roll_call_with_its_event(board, seed):
     decision = in_roll_call(board)
     close_meeting(board)
+    assert board.current(Decision, decision.id).roll_call is RollCall.closed
+    assert [e.payload["state"] for e in board.events("decision.roll_call")] == ["open", "closed"]
     with pytest.raises(Invalid) as refused:
         take(board, decision, board.cgil, "favourable")
     assert list(refused.value.errors) == ["roll_call"]
     by_secretary = take(board, decision, board.cgil, "favourable", who=secretary(board), delegate="Member")
     assert by_secretary.by_secretary is True
-    closed = close_roll_call(board, decision)  # the chair can still close it
-    assert closed.roll_call is RollCall.closed
 
 
 # --- positions recorded by the secretary ------------------------------------------------------------

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from server.db.models import AgendaItem, AgendaStatus, Meeting, Membership, Table
+from server.db.models import AgendaItem, AgendaStatus, Decision, Meeting, Membership, Table
 from server.db.types import utcnow
 from server.domain import audit, inputs, texts
 from server.domain.edits import is_change
@@ -219,6 +219,8 @@ async def remove_item(
         raise NotFound(_("This agenda item does not exist in this meeting."))
     if item.removed_at is not None:
         return
+    if await session.scalar(select(exists().where(Decision.item_id == item.id))):
+        raise Invalid({"item": _("The table recorded a decision on this item: it stays on the agenda.")})
     removed_position = item.position
     item.removed_at = utcnow()
     item.position = 0

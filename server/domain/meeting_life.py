@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import AgendaItem, AgendaStatus, Attendance, Meeting, MeetingStatus, Organisation, Table
 from server.db.types import utcnow
-from server.domain import audit
+from server.domain import audit, decisions
 from server.domain.agenda import ItemValues, add_item, agenda_of, discussion_seconds, stop_discussion
 from server.domain.errors import Invalid
 from server.domain.meetings import MeetingEvent, get_meeting, lock_table, refuse_if_closed
@@ -63,6 +63,7 @@ async def close_meeting(session: AsyncSession, table: Table, meeting_id: int, *,
             await stop_discussion(session, item, now)
     await session.flush()
     await _set(session, meeting, status=MeetingStatus.closed, closed_at=now, check_in_open=False)
+    await decisions.close_open_roll_calls(session, table, meeting.id, actor_id=actor_id)
     left = [item for item in await agenda_of(session, meeting.id) if item.status in UNFINISHED]
     await audit.record(
         session,
