@@ -766,3 +766,19 @@ async def test_sending_and_storing_an_edit_at_once_leave_nothing_after_the_froze
     async with database.read() as session:
         assert await documents.text_of(session, minutes.document_id) == frozen_text
     assert "stored" in stored or "refused" in stored
+
+
+def test_a_name_only_in_the_records_can_be_left_out_of_the_public_copy(attended, seed, people):
+    board = attended
+    record_decision(seed, board, board.items[0], text="Si incarica Giulia Neri del calendario.")
+    minutes = start(seed, board, people["secretary"])
+    assert "Giulia Neri" not in text_of(seed, minutes.document_id)
+    seed.run(lambda s: m.set_redactions(s, board.table, minutes.id, ["Giulia Neri"], actor=people["chair"]))
+    send(seed, board, minutes.id, people["secretary"])
+    approve(seed, board, minutes.id, people["chair"])
+    version = publish(seed, minutes.id, people["chair"])
+    assert version.redactions == ["Giulia Neri"]
+    assert "Giulia Neri" in pdf_text(version.full_pdf)
+    for public in (version.public_markdown, pdf_text(version.public_pdf)):
+        assert "Giulia Neri" not in public
+    assert version.front_matter["decisions"][0]["text"] == f"Si incarica {OMISSIS} del calendario."

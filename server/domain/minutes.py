@@ -60,6 +60,7 @@ from server.domain.minutes_redaction import (
     PASSAGE_LIMIT,
     PASSAGES_LIMIT,
     clean_passages,
+    present_in,
     redact,
     redact_record,
 )
@@ -551,8 +552,9 @@ async def set_redactions(
     session: AsyncSession, table: Table, minutes_id: int, passages: list[str], *, actor: Actor
 ) -> Minutes:
     """Mark the passages that the public copy replaces with "[omissis]" (the chair, before
-    publishing). Each passage must appear in the current text as typed; the list replaces the one
-    marked before. The same list again is a no-op; a change is a `minutes.redacted` event."""
+    publishing). Each passage must appear as typed in the current text or in what the records add
+    to it (a delegate's name, a decision's text); the list replaces the one marked before. The
+    same list again is a no-op; a change is a `minutes.redacted` event."""
     _check_chair(actor, _("Only the chair can choose what the public copy leaves out."))
     await lock_table(session, table.id)
     minutes = await get_minutes(session, table.id, minutes_id)
@@ -565,7 +567,8 @@ async def set_redactions(
         if len(passage) > PASSAGE_LIMIT:
             raise Invalid({"redactions": _("A passage can be at most {n} characters long.").format(n=PASSAGE_LIMIT)})
     text = await documents.text_of(session, minutes.document_id) if minutes.document_id else ""
-    absent = [passage for passage in wanted if passage not in text]
+    found = present_in(wanted, text, await collect(session, minutes.meeting_id))
+    absent = [passage for passage in wanted if passage not in found]
     if absent:
         raise Invalid(
             {"redactions": _("This passage is not in the text of the minutes: «{passage}».").format(passage=absent[0])}
@@ -596,7 +599,7 @@ async def build_version(session: AsyncSession, minutes: Minutes | int, actor: Ac
     protocol (server/domain/minutes_publishing.py), the chair only.
 
     The text is the document's stored one (frozen, if it was not yet). The full copy is that text;
-    the public copy is it with the marked passages (those still in the text) replaced by
+    the public copy is it with the marked passages (those still in the text or the records) replaced by
     "[omissis]", in the text and in the records. Each copy gets its HTML (the one Markdown pipeline)
     and its PDF/A, and their SHA-256; the public Markdown is the archive file (front matter + text).
     An erratum's version supersedes the version in force.
@@ -625,11 +628,11 @@ async def build_version(session: AsyncSession, minutes: Minutes | int, actor: Ac
     previous = await latest_version(session, row.id)
     number = previous.number + 1 if previous else 1
     supersedes_file = previous.file_name if previous else None
-    passages = [passage for passage in row.redactions or [] if passage in text]
     renderer = texts.renderer_of(session)
-    public_text = redact(text, passages)
     with use_locale(PUBLISHED_LOCALE):
         record = await collect(session, meeting.id)
+        passages = present_in(row.redactions or [], text, record)
+        public_text = redact(text, passages)
         public_record = await redact_record(record, passages, renderer.render)
         full_html = await renderer.render(text)
         public_html = full_html if public_text == text else await renderer.render(public_text)

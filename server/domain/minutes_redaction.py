@@ -47,9 +47,27 @@ def redact(text: str, passages: Iterable[str]) -> str:
     return pattern.sub(OMISSIS, text)
 
 
-def missing(text: str, passages: Iterable[str]) -> list[str]:
-    """The passages that do not appear in `text` (as typed, case and spaces included)."""
-    return [p for p in passages if p not in text]
+def record_texts(record: MinutesRecord) -> list[str]:
+    """What people typed into the records that the public copy shows beside the text: the meeting's
+    title and place, delegates, decisions and reservations, action items and their owners."""
+    found = [record.meeting_title, record.place]
+    for present in record.present:
+        found.extend(present.delegates)
+    for item in record.items:
+        found.append(item.title)
+        if item.decision is not None:
+            found.append(item.decision.text)
+            for position in item.decision.positions:
+                found.extend((position.reservation, position.delegate))
+        for action in item.actions:
+            found.extend((action.title, action.owner))
+    return [value for value in found if value]
+
+
+def present_in(passages: Iterable[str], text: str, record: MinutesRecord) -> list[str]:
+    """The passages that appear (as typed, case and spaces included) in the text or in the records."""
+    where = [text, *record_texts(record)]
+    return [passage for passage in passages if any(passage in value for value in where)]
 
 
 async def people_of(session: AsyncSession, table: Table) -> list[str]:
