@@ -186,10 +186,15 @@ async def _redaction(session: AsyncSession, table: Table, screen: Screen) -> dic
 
 
 async def _state(session: AsyncSession, table: Table, screen: Screen) -> dict[str, Any]:
-    meeting_id = meeting_of(screen)
-    minutes = await minutes_of(session, meeting_id)
+    meeting = await get_meeting(session, table.id, meeting_of(screen))
+    minutes = await minutes_of(session, meeting.id)
     versions = await minutes_domain.versions_of(session, minutes.id) if minutes else []
-    return {"table": table, "minutes_state": minutes, "minutes_latest": versions[-1] if versions else None}
+    return {
+        "table": table,
+        "meeting": meeting,
+        "minutes_state": minutes,
+        "minutes_latest": versions[-1] if versions else None,
+    }
 
 
 async def _published(session: AsyncSession, table: Table, _screen: Screen) -> dict[str, Any]:
@@ -291,5 +296,5 @@ AREA = Area(
     template_globals={"minutes_status_label": minutes_status_label},
     routes=("server.web.minutes", "server.web.public"),
     documents={DocumentKind.minutes: DOCUMENT, DocumentKind.minutes_erratum: DOCUMENT},
-    demo=None,  # server/demo/minutes.py comes next
+    demo="server.demo.minutes",
 )
