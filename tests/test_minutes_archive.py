@@ -322,7 +322,7 @@ async def test_an_archive_of_another_database_is_never_appended_to_and_is_set_as
     archive.ensure_chain(folder, "f" * 64, SLUG)
     before = (folder / "CHAIN").read_bytes()
 
-    with pytest.raises(archive.ForeignArchive, match="another database"):
+    with pytest.raises(archive.ForeignArchive, match="appartiene a un altro database"):
         await publish(database, directory, table_id, minutes_id)
     assert (folder / "CHAIN").read_bytes() == before
     assert await versions(database) == []
@@ -482,9 +482,9 @@ def killed_at(point: str, database_url: str, directory: Path, table_id: int, min
 @pytest.mark.parametrize(
     ("point", "explained"),
     [
-        ("before-rename", "its file is not written"),
-        ("before-chain", "its file is written but not chained"),
-        ("before-commit", "its file is written and chained"),
+        ("before-rename", "il suo file non è scritto"),
+        ("before-chain", "il suo file è scritto ma non è nella catena"),
+        ("before-commit", "il suo file è scritto e nella catena"),
     ],
 )
 async def test_a_process_killed_midway_is_explained_by_verify_and_finished_by_repair(
@@ -562,9 +562,9 @@ async def test_a_name_the_chain_already_has_with_other_bytes_is_rolled_back(data
 
     done = await minutes_publishing.repair(database, directory)
 
-    assert any("rolled back" in what for what in done)
-    assert any("temporary file" in what for what in done)
-    assert any("cut short" in what for what in done)
+    assert any("la pubblicazione è stata annullata" in what for what in done)
+    assert any("tolto il file temporaneo" in what for what in done)
+    assert any("tolta una riga di CHAIN" in what for what in done)
     assert (folder / "CHAIN").read_bytes() == chain_before
     assert not stray.exists()
     async with database.read() as session:
