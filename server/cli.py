@@ -23,6 +23,7 @@ from server.db import migrations
 from server.db.models import Role
 from server.db.session import Database
 from server.demo import DemoReport, load_demo
+from server.demo import minutes as demo_minutes
 from server.domain import accounts, minutes_archive, minutes_publishing, tables, texts
 from server.domain.errors import DomainError
 from server.i18n import _
@@ -216,6 +217,7 @@ def demo() -> None:
             report = await load_demo(database, settings.demo_password)
             # The demo's minutes are seeded as publishing records: write them into the archive.
             await minutes_publishing.repair(database, settings.minutes_dir)
+            await demo_minutes.publish_errata(database, settings.minutes_dir, report.created_tables)
             return report
         finally:
             await database.dispose()

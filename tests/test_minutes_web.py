@@ -396,3 +396,30 @@ def test_the_meeting_page_shows_the_minutes_state_and_links_to_them(client, boar
     assert one(page.text, "#minutes-state a").attributes["href"].endswith(page_url(board))
     start(board)
     assert "Bozza" in one(client.get(board.meeting_url).text, "#minutes-state").text()
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_minutes_at_every_point_of_their_life(database, tmp_path):
+    from server.demo import load_demo
+    from server.demo.minutes import publish_errata
+    from server.domain import minutes_publishing
+
+    directory = tmp_path / "minutes"
+    report = await load_demo(database, "una-password-demo-lunga")
+    await minutes_publishing.repair(database, directory)
+    errata = await publish_errata(database, directory, report.created_tables)
+    assert [version.number for version in errata] == [2]
+    async with database.read() as session:
+        statuses = sorted(row.status.value for row in (await session.scalars(select(Minutes))).all())
+        versions = (await session.scalars(select(MinutesVersion).order_by(MinutesVersion.id))).all()
+    assert statuses == ["approved", "draft", "published", "published", "sent"]
+    assert [v.state.value for v in versions] == ["published"] * 3
+    redacted = [v for v in versions if v.redactions]
+    assert len(redacted) == 1
+    assert redacted[0].redactions[0] not in redacted[0].public_markdown
+    assert redacted[0].redactions[0] in redacted[0].full_markdown
+    checked = await minutes_publishing.verify(database, directory)
+    assert checked.findings == []
+    assert checked.files == 3

@@ -1,7 +1,8 @@
 """Demo minutes: each table's past meeting has its minutes, at a different point of their life.
 
-- commerce and tourism (public): the summer season's minutes, approved and published; today's
-  meeting, in progress, has its draft being written by the secretary;
+- commerce and tourism (public): the summer season's minutes, published and then corrected by an
+  erratum (version 2, see `publish_errata`); today's meeting, in progress, has its draft being
+  written by the secretary;
 - inclusion (public): published with a delegate's name left out of the public copy ([omissis]);
 - safety at work: sent for approval, with members' remarks on two items;
 - safeguard: approved by the chair, not yet published.
@@ -9,21 +10,26 @@
 A version is built here as the domain builds it (full and public copies, HTML, PDF, hashes) and
 left *publishing*: `tavoli demo` then writes it into the archive through the publishing protocol's
 repair (server/domain/minutes_publishing.py), as after any interrupted publication. An erratum needs
-a version already in the archive, so the demo has none (the tests publish errata through the web).
+a version already in the archive: `publish_errata`, which `tavoli demo` calls after that repair,
+corrects the commerce table's published minutes with one (version 2, superseding version 1),
+published through the protocol itself.
 
 Runs after the meetings, the action items and the decisions: the minutes' records show them.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import Meeting, Minutes, Role, Table
-from server.demo.world import DemoWorld
-from server.domain import agenda, documents, minutes_remarks
+from server.db.models import Meeting, Minutes, MinutesVersion, PublicationState, Role, Table, User
+from server.db.session import Database
+from server.demo.world import TABLES_BY_SLUG, DemoWorld, email
+from server.domain import agenda, documents, minutes_publishing, minutes_remarks
 from server.domain import minutes as minutes_domain
 from server.domain.actions import Actor
 
@@ -93,6 +99,79 @@ async def _minutes(session: AsyncSession, world: DemoWorld, table: Table, demo_m
         return
     await minutes_domain.build_version(session, approved.id, chair)
 
+
+@dataclass(frozen=True)
+class DemoErratum:
+    meeting: str  # the meeting whose published minutes it corrects
+    wrong: str  # a passage of the published text
+    right: str  # what the erratum says instead
+
+
+async def publish_errata(
+    database: Database, directory: str | os.PathLike[str], created_tables: Iterable[str]
+) -> list[MinutesVersion]:
+    """Correct the published demo minutes of the tables just created with their erratum, published
+    into the archive (run once the demo's versions are in it); the versions published."""
+    published = []
+    for slug in created_tables:
+        for erratum in ERRATA.get(slug, []):
+            published.append(await _erratum(database, directory, slug, erratum))
+    return published
+
+
+async def _erratum(
+    database: Database, directory: str | os.PathLike[str], slug: str, erratum: DemoErratum
+) -> MinutesVersion:
+    seats = TABLES_BY_SLUG[slug]
+    async with database.transaction() as session:
+        table = await session.scalar(select(Table).where(Table.slug == slug))
+        assert table is not None
+        wanted = {local: email(local) for local in (seats.secretary, seats.chair)}
+        found = await session.execute(select(User.email, User.id).where(User.email.in_(wanted.values())))
+        ids = dict(found.all())
+        secretary = Actor(ids[wanted[seats.secretary]], Role.secretary)
+        chair = Actor(ids[wanted[seats.chair]], Role.chair)
+        version = await session.scalar(
+            select(MinutesVersion)
+            .join(Minutes, Minutes.id == MinutesVersion.minutes_id)
+            .join(Meeting, Meeting.id == Minutes.meeting_id)
+            .where(
+                Meeting.table_id == table.id,
+                Meeting.title == erratum.meeting,
+                MinutesVersion.state == PublicationState.published,
+            )
+            .order_by(MinutesVersion.number.desc())
+        )
+        assert version is not None, f"no published minutes of {erratum.meeting!r} to correct"
+        document = await minutes_domain.start_erratum(session, table, version.id, actor=secretary)
+        text = await documents.text_of(session, document.id)
+        assert erratum.wrong in text
+        fixed = text.replace(erratum.wrong, erratum.right)
+        await documents.apply_text(session, document.id, base=text, new=fixed, user_id=secretary.user_id)
+        minutes = await minutes_domain.get_minutes(session, table.id, version.minutes_id)
+        sent = await minutes_domain.send_for_approval(
+            session, table, minutes.id, version=minutes.version, actor=secretary
+        )
+        await minutes_domain.approve(session, table, minutes.id, version=sent.minutes.version, actor=chair)
+        table_id, minutes_id = table.id, minutes.id
+
+    async def build(session: AsyncSession) -> MinutesVersion:
+        return await minutes_domain.build_version(session, minutes_id, chair)
+
+    return await minutes_publishing.publish(
+        database, table_id=table_id, minutes_id=minutes_id, build=build, actor_id=chair.user_id, directory=directory
+    )
+
+
+ERRATA: dict[str, list[DemoErratum]] = {
+    "commercio-turismo": [
+        DemoErratum(
+            meeting="Bilancio della stagione turistica",
+            wrong="le presenze crescono del 6% sul 2025",
+            right="le presenze crescono del 4,5% sul 2025 (il 6% riportato prima era il dato dei soli pernottamenti)",
+        ),
+    ],
+}
 
 MINUTES: dict[str, list[DemoMinutes]] = {
     "commercio-turismo": [
