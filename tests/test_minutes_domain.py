@@ -4,6 +4,7 @@ decisions, the published versions (full and public copies, redaction only in the
 errata, remarks and action items recorded from the minutes."""
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 from datetime import timedelta
@@ -39,6 +40,8 @@ from server.domain.minutes_record import collect
 from server.domain.minutes_redaction import OMISSIS, find_names, names_in, redact
 from server.domain.minutes_remarks import add_remark, remarks_by_item, remarks_of
 from server.i18n import use_locale
+from server.live.documents import FROZEN, RESTART, Rooms
+from server.live.yprotocol import UPDATE, sync_message
 
 NAME = "Mario Rossi"
 
@@ -782,3 +785,89 @@ def test_a_name_only_in_the_records_can_be_left_out_of_the_public_copy(attended,
     for public in (version.public_markdown, pdf_text(version.public_pdf)):
         assert "Giulia Neri" not in public
     assert version.front_matter["decisions"][0]["text"] == f"Si incarica {OMISSIS} del calendario."
+
+
+# --- the live room: the freeze closes the sockets ---------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class Participant:
+    """A socket of the live room, in memory (the handler API's participant)."""
+
+    user_id: int
+    name: str
+    may_edit: bool
+    colour: int = 0
+    wants_ack: bool = False
+    received: list[bytes] = dataclasses.field(default_factory=list)
+    closed_with: int | None = None
+
+    async def send(self, message: bytes) -> None:
+        self.received.append(message)
+
+    def close(self, code: int) -> None:
+        self.closed_with = code
+
+
+async def test_the_frozen_draft_closes_the_writers_socket_and_stores_nothing_more(board, seed, database, people):
+    minutes = start(seed, board, people["secretary"])
+    document_id = minutes.document_id
+    rooms = Rooms(database)
+    try:
+        room = await rooms.room(document_id)
+        writer = Participant(board.secretary.id, "Secretary", may_edit=True)
+        reader = Participant(board.member.id, "Member", may_edit=False)
+        await room.join(writer)
+        await room.join(reader)
+        async with database.read() as session:
+            replica = await documents.load(session, document_id)
+        shared = replica.get(documents.TEXT, type=pycrdt.Text)
+
+        async def type_(words):
+            before = replica.get_state()
+            shared.insert(len(str(shared).encode()), words)
+            await room.receive(writer, sync_message(UPDATE, replica.get_update(before)))
+
+        await type_("Il presidente apre la seduta.\n")
+        assert room.stored == 1
+        async with database.transaction() as session:
+            sent = await m.send_for_approval(
+                session, board.table, minutes.id, version=minutes.version, actor=people["secretary"]
+            )
+        # Typed after the freeze, before the caller closed the sockets: refused by the store, and
+        # the room closes its sockets with 4409 by itself.
+        await type_("Aggiunta dopo l'invio.\n")
+        await room.flushed()
+        assert writer.closed_with == FROZEN
+        assert room.stored == 1
+        async with database.read() as session:
+            frozen_text = await documents.text_of(session, document_id)
+        assert "Aggiunta" not in frozen_text
+        assert "apre la seduta" in frozen_text
+        # What the caller does once committed closes whatever is still open, everywhere.
+        await rooms.close_document(sent.document_id, FROZEN)
+        assert reader.closed_with == FROZEN
+
+        # Back to draft: the same document, which a new socket writes again.
+        async with database.transaction() as session:
+            reopened = await m.back_to_draft(
+                session, board.table, minutes.id, version=sent.minutes.version, actor=people["chair"]
+            )
+        assert reopened.document_id == document_id
+        await rooms.close_document(document_id, RESTART)
+        again = Participant(board.chair.id, "Chair", may_edit=True)
+        room = await rooms.room(document_id)
+        await room.join(again)
+        assert not room.frozen
+        async with database.read() as session:
+            replica = await documents.load(session, document_id)
+        shared = replica.get(documents.TEXT, type=pycrdt.Text)
+        before = replica.get_state()
+        shared.insert(0, "Riaperto. ")
+        await room.receive(again, sync_message(UPDATE, replica.get_update(before)))
+        await room.flushed()
+        assert again.closed_with is None
+        async with database.read() as session:
+            assert (await documents.text_of(session, document_id)).startswith("Riaperto. ")
+    finally:
+        await rooms.close()
