@@ -113,7 +113,7 @@ def test_the_chair_records_an_items_decision(client, board):
         {"item": str(board.items[0].id), "kind": "agreed", "text": "Si **approva** il calendario.", "proposal": ""},
     )
     assert response.status_code == 200, response.text
-    region = one(response.text, '#meeting-decisions[hx-swap-oob="true"]')
+    region = one(response.text, "#meeting-decisions:not([hx-swap-oob])")
     decision = decision_rows(board)[0]
     entry = one(region.html, f"#decision-{decision.id}")
     assert texts(entry.html, ".decision-kind") == [it("Agreed")]
@@ -158,6 +158,7 @@ def test_an_empty_text_is_refused_and_what_was_typed_stays(client, board):
     assert response.status_code == 422
     assert alert_of(response.text) == it("Write what the table decided.")
     assert not css(response.text, "#meeting-decisions"), "the region is not sent: the form keeps what was typed"
+    assert response.headers["hx-reswap"] == "none"
     plain = post(client, decisions_url(board), {**data, "text": ""}, htmx=False)
     assert plain.status_code == 422
     assert alert_of(plain.text) == it("Write what the table decided.")
@@ -244,7 +245,7 @@ def test_the_chair_opens_and_closes_the_roll_call_which_does_not_reopen(client, 
     open_meeting(client, board)
     opened = roll_call(client, board, decision)
     assert opened.status_code == 200
-    entry = one(opened.text, f'#meeting-decisions[hx-swap-oob="true"] #decision-{decision.id}')
+    entry = one(opened.text, f"#meeting-decisions:not([hx-swap-oob]) #decision-{decision.id}")
     assert entry.attributes["data-roll-call"] == "open"
     assert texts(entry.html, ".decision-roll-call") == [it("Roll call open")]
     assert one(opened.text, "#announcer").text() == it("The roll call is open.")
@@ -639,7 +640,9 @@ def test_an_outcome_at_an_item_where_the_proposal_was_not_discussed_is_refused(c
     data = {"status": "rejected", "outcome": "Respinta.", "version": str(proposal.version)}
     refused = post(client, f"{url}/stato", {**data, "item": str(board.items[2].id)}, htmx=False, page=url)
     assert refused.status_code == 422
-    assert it("Choose an agenda item where this proposal was discussed.") in refused.text
+    assert texts(refused.text, '#proposal [role="alert"]') == [
+        it("Choose an agenda item where this proposal was discussed.")
+    ]
     assert board.current(type(proposal), proposal.id).status is ProposalStatus.under_discussion
     assert decision_rows(board) == []
     assert post(client, f"{url}/stato", {**data, "item": "abc"}, htmx=False, page=url).status_code == 400

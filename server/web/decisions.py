@@ -3,10 +3,11 @@ opens and closes its roll call, a delegate records their organisation's position
 the secretary records positions on the delegates' behalf before or after; the table's decisions page.
 
 Every action on the meeting page works as a plain form (answered with a redirect, or the meeting page
-with the refusal) and, with htmx, answers with the decisions' region out of band and the refusal in
-the alert beside it (`#decisions-alert`, which no push replaces), as the meeting room does
-(server/web/room.py). A text refused (422) comes back without the region, so that the form keeps
-what was typed.
+with the refusal) and, with htmx, answers with the decisions' region, which its forms target, and
+the refusal in the alert beside it (`#decisions-alert`, which no push replaces), as the meeting room
+does (server/web/room.py). The region is the target rather than an out-of-band part because a form
+someone typed in holds pushes back (static/src/live.js): the answer to it must replace it. A text
+refused (422) comes back without the region (HX-Reswap: none), so that the form keeps what was typed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from server.web.room import switch
 
 DECISIONS = "/tavoli/{slug}/decisioni"
 DECISION = MEETING + "/decisioni/{decision_id:int}"
-ALERT = "decisions-alert"
 TEXT_LIMIT = 40_000
 
 
@@ -103,20 +103,22 @@ async def _answer(
             return await render_meeting_page(request, access, meeting_id, status=refused.status, **extra)
         return redirect(meeting_url(access, meeting_id) + "#meeting-decisions")
     keep_form = refused is not None and refused.status == 422 and typed is not None
-    regions = () if keep_form else (MEETING_DECISIONS,)
     data: dict[str, Any] = {}
-    if regions:
+    if not keep_form:
         async with _db(request).read() as session:
-            data = await CATALOG.load(session, access.table, regions, Screen("meeting", meeting_id), access.audience)
+            page = Screen("meeting", meeting_id)
+            data = await CATALOG.load(session, access.table, (MEETING_DECISIONS,), page, access.audience)
     context = {
         **data,
         "audience": access.audience,
-        "response_regions": [region.template for region in regions],
-        "alert_id": ALERT,
+        "show_region": not keep_form,
         "message": refused.message if refused else None,
         "announce": announce,
     }
-    return render(request, "meetings/_room_response.html", context, refused.status if refused else 200)
+    response = render(request, "decisions/_response.html", context, refused.status if refused else 200)
+    if keep_form:
+        response.headers["HX-Reswap"] = "none"  # the form stays as typed; the alert says why
+    return response
 
 
 async def _act(
