@@ -6,7 +6,6 @@ from each item. The archive's front matter (server/domain/minutes_archive.py), t
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -20,6 +19,7 @@ from server.domain.agenda import agenda_of
 from server.domain.decisions import decision_kind_label, position_label
 from server.domain.errors import NotFound
 from server.domain.meetings import attendance_of
+from server.domain.positions import delegate_names
 from server.i18n import _
 
 
@@ -84,13 +84,11 @@ class MinutesRecord:
 
 # --- reading it from the records ----------------------------------------------------------------
 
-# Delegates' names are typed in one field of the attendance, separated by commas or semicolons.
-_SEPARATORS = re.compile(r"\s*[,;\n]\s*")
-
 
 def delegates_of(typed: str) -> tuple[str, ...]:
-    """The delegates' names as the attendance sheet has them ("Anna Bianchi, Marco Neri")."""
-    return tuple(name for name in _SEPARATORS.split(typed.strip()) if name)
+    """The delegates' names as the attendance sheet has them ("Anna Bianchi, Marco Neri"), split as
+    the positions split them (server/domain/positions.py)."""
+    return tuple(delegate_names(typed))
 
 
 def _owner(action: ActionItem) -> str:
