@@ -249,7 +249,7 @@ async def repair(database: Database, directory: str | os.PathLike[str], *, finis
                 )
             ).all()
         )
-        tables = dict((await session.execute(select(Table.slug, Table.id))).tuples().all())
+        tables: dict[str, int] = dict((await session.execute(select(Table.slug, Table.id))).all())
     if pending and identity is None:
         identity = await ensure_identity(database)
     done: list[str] = []
