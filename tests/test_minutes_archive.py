@@ -28,6 +28,7 @@ from server.db.models import Event, Minutes, MinutesStatus, MinutesVersion, Publ
 from server.db.session import Database
 from server.domain import meetings, minutes_publishing, tables
 from server.domain import minutes_archive as archive
+from server.domain.errors import Duplicate
 from server.domain.minutes_record import (
     MinutesRecord,
     PresentOrganisation,
@@ -595,3 +596,21 @@ def test_the_lock_file_is_shared_across_processes(tmp_path):
                 fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(other)
+
+
+async def test_publishing_under_a_name_the_chain_has_with_other_bytes_is_refused_and_rolled_back(database, tmp_path):
+    """The archive kept a file this database does not know (a database restored from an older backup)."""
+    directory = tmp_path / "minutes"
+    table_id, (minutes_id,) = await approved_minutes(database)
+    identity = await minutes_publishing.ensure_identity(database)
+    folder = directory / SLUG
+    archive.ensure_chain(folder, identity, SLUG)
+    archive.append_line(folder, "ab" * 32, "2031-03-12-seduta-1.md")
+    chain = (folder / "CHAIN").read_bytes()
+
+    with pytest.raises(Duplicate, match=r"2031-03-12-seduta-1\.md") as refused:
+        await publish(database, directory, table_id, minutes_id)
+    assert "nulla è stato pubblicato" in str(refused.value)
+    assert (folder / "CHAIN").read_bytes() == chain
+    assert not (folder / "2031-03-12-seduta-1.md").exists()
+    assert await versions(database) == []

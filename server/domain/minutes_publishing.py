@@ -43,7 +43,7 @@ from server.db.session import Database
 from server.db.types import utcnow
 from server.domain import minutes
 from server.domain import minutes_archive as archive
-from server.domain.errors import NotFound
+from server.domain.errors import Duplicate, NotFound
 from server.domain.meetings import lock_table
 from server.i18n import _
 
@@ -141,7 +141,8 @@ async def publish(
     """Publish the version that `build(session)` creates (state publishing) into the table's archive.
 
     Raises what `build` raises (nothing is written then), ForeignArchive when the table's folder
-    belongs to another database, OSError when the folder cannot be written (the record stays
+    belongs to another database, Duplicate when the chain already names the version's file with
+    other bytes (the version is rolled back), OSError when the folder cannot be written (the record stays
     publishing, and `repair` finishes it).
     """
     slug = await _table_slug(database, table_id)
@@ -152,7 +153,16 @@ async def publish(
         for done in await _repair_table(database, folder, table_id, finish):
             log.warning("minutes archive %s: %s", slug, done)
         version_id = await commit_publishing(database, table_id=table_id, minutes_id=minutes_id, build=build)
-        version, _done = await complete(database, folder, version_id, actor_id=actor_id, finish=finish)
+        try:
+            version, _done = await complete(database, folder, version_id, actor_id=actor_id, finish=finish)
+        except NameTaken as taken:
+            log.warning("minutes archive %s: %s", slug, await _roll_back(database, folder, version_id, str(taken)))
+            raise Duplicate(
+                _(
+                    "The minutes archive already has a file named {name} that this database does not know: "
+                    "nothing was published; `tavoli verify` shows the archive's state."
+                ).format(name=taken)
+            ) from None
         return version
 
 
