@@ -18,6 +18,8 @@ PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 MEMBERS_MAY = {"create_proposal", "endorse", "withdraw_endorsement", "add_proposal_comment"}
 # Members' own meeting-room requests (tests/test_meeting_room_web.py tests who may make them).
 MEMBERS_MAY |= {"ask_to_speak", "withdraw_speaker", "check_in"}
+# A delegate's own position during a roll call (tests/test_decisions_web.py tests who may record it).
+MEMBERS_MAY |= {"record_my_position"}
 # The room screen's door: to whoever has no role it answers one page, the same for every address,
 # whose script exchanges a room link's secret (tests/test_meeting_room_web.py).
 ROOM_DOOR = "room"
@@ -53,7 +55,22 @@ def path_values(board):
         "action_id": board.action().id,
         "proposal_id": board.proposal().id,
         "comment_id": board.comment().id,
+        "decision_id": _decision(board).id,
     }
+
+
+def _decision(board):
+    """The decision on the board's first item (tests/test_decisions_web.py)."""
+    from server.domain import decisions
+    from server.domain.actions import Actor
+
+    chair = Actor(board.chair.id, Role.chair)
+    item_id = board.items[0].id
+    return board.seed.run(
+        lambda s: decisions.record_decision(
+            s, board.table, item_id, kind="agreed", text="Si approva.", proposal_id=None, actor=chair
+        )
+    )
 
 
 def fill(path, values):
