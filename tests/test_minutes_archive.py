@@ -37,10 +37,18 @@ from server.domain.minutes_record import (
     RecordedItem,
     RecordedPosition,
 )
+from server.i18n import use_locale
 from tests.conftest import BASE_URL, SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 SLUG = "commercio-turismo"
+
+
+@pytest.fixture(autouse=True)
+def italian():
+    """Italian, whatever a command run before set (the command line sets the locale for its process)."""
+    with use_locale("it"):
+        yield
 
 
 # --- A tiny builder: what M3's build_version makes, with the models --------------------------------

@@ -17,10 +17,18 @@ from server.db.models import Minutes, MinutesVersion
 from server.db.session import Database
 from server.domain import minutes_archive as archive
 from server.domain import minutes_publishing
+from server.i18n import use_locale
 from tests.conftest import run_async
 from tests.test_minutes_archive import SLUG, approved_minutes, build_for, publish
 
 FILES = ["2031-03-12-seduta-1.md", "2031-03-12-seduta-2.md", "2031-03-12-seduta-3.md"]
+
+
+@pytest.fixture(autouse=True)
+def italian():
+    """Italian, whatever a command run before set (the command line sets the locale for its process)."""
+    with use_locale("it"):
+        yield
 
 
 def tavoli(database_url: str, directory: Path, *args: str, locale: str = "en"):
