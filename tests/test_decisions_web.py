@@ -427,6 +427,12 @@ def test_the_secretary_records_positions_outside_the_roll_call_naming_the_delega
     nameless = post(client, url, {"organisation": str(board.cgil.id), "kind": "against", "delegate": " "})
     assert nameless.status_code == 422
     assert alert_of(nameless.text) == it("Write the name of the delegate who gave the position.")
+    plain = post(client, url, {"organisation": str(board.cgil.id), "kind": "against", "delegate": ""}, htmx=False)
+    assert plain.status_code == 422
+    assert alert_of(plain.text) == it("Write the name of the delegate who gave the position.")
+    assert css(plain.text, f"#decision-{decision.id}-position-fold")
+    two = {"organisation": str(board.cgil.id), "kind": ["against", "favourable"], "delegate": "Maria Rossi"}
+    assert post(client, url, two).status_code == 400, "a radio group sends one value"
     absent = post(client, url, {"organisation": str(board.cna.id), "kind": "against", "delegate": "Carla Verdi"})
     assert absent.status_code == 422
     assert "CNA Bologna" in alert_of(absent.text)

@@ -112,6 +112,11 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
     ("meeting_speaking_time", "speaking_time"): "4",
     ("item_speaking_time", "speaking_time"): "2:30",
     ("table_settings", "quorum"): "50%",  # a number or a share of the member organisations
+    # A position with a reservation, so that the reservation's text is stored (other kinds clear it).
+    ("record_position", "kind"): "reservation",
+    ("record_position", "reservation"): "Sui tempi.",
+    ("record_my_position", "kind"): "reservation",
+    ("record_my_position", "reservation"): "Sui tempi.",
 }
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
@@ -219,6 +224,7 @@ def furnish(seed: Seed, board: Board) -> None:
 
     seed.run(more)
     furnish_meeting_room(seed, board)
+    furnish_decisions(seed, board)
 
 
 def furnish_meeting_room(seed: Seed, board: Board) -> None:
@@ -248,6 +254,45 @@ def furnish_meeting_room(seed: Seed, board: Board) -> None:
             title="Seduta di gennaio", day="2032-01-20", hour="15:00", place="Sala", online_url=""
         )
         await meetings.create_meeting(session, table, later, actor_id=board.chair.id)
+
+    seed.run(run)
+
+
+def furnish_decisions(seed: Seed, board: Board) -> None:
+    """A decision on the running meeting's second item (its roll call to open, its positions entered
+    by the secretary), an action item from that item (which links back to it); and a third meeting in
+    progress where the chair's organisation is present, with a roll call open (the chair records its
+    position as its delegate)."""
+    from server.domain import actions, decisions, meeting_life, meetings
+    from server.domain.actions import Actor
+
+    chair = Actor(board.chair.id, Role.chair)
+    table, item = board.table, board.items[1]
+
+    async def run(session: AsyncSession) -> None:
+        await decisions.record_decision(
+            session, table, item.id, kind="agreed", text="Si approva.", proposal_id=None, actor=chair
+        )
+        values = actions.parse_action(title="Dal punto", description="", owner=str(board.member.id), due_on="")
+        await actions.create_action(session, table, values, actor_id=None, origin_item_id=item.id)
+        third = meetings.parse_meeting(
+            title="Seduta straordinaria", day="2031-12-10", hour="09:00", place="Sala", online_url=""
+        )
+        extra = await meetings.create_meeting(session, table, third, actor_id=board.chair.id)
+        added = await agenda_item(session, extra.id)
+        marks = {board.ascom.id: (True, "Chair")}
+        await meetings.record_attendance(session, table, extra.id, marks, version=0, actor_id=None)
+        await meeting_life.open_meeting(session, table, extra.id, actor_id=board.chair.id)
+        decision = await decisions.record_decision(
+            session, table, added.id, kind="agreed", text="Si prende atto.", proposal_id=None, actor=chair
+        )
+        await decisions.open_roll_call(session, table, decision.id, actor=chair)
+
+    async def agenda_item(session: AsyncSession, meeting_id: int) -> Any:
+        from server.domain import agenda
+
+        values = agenda.parse_item(title="Punto unico", description="", presenter="", planned_minutes="")
+        return await agenda.add_item(session, table, meeting_id, values, actor_id=None)
 
     seed.run(run)
 

@@ -88,12 +88,14 @@ async def _answer(
     *,
     refused: Refused | None = None,
     announce: str | None = None,
+    keep: bool = False,
     typed: dict[str, Any] | None = None,
 ) -> Response:
     """The decisions' region and the alert (htmx), or the meeting page with the refusal / a redirect.
 
-    `typed` is a text form's input: refused as invalid (422), the region is not sent again (htmx),
-    or the meeting page shows the form with it (a plain form).
+    `keep`: the answer to a form someone filled in; refused as invalid (422), the region is not sent
+    again (htmx), so that the form stays as it was. `typed`: what was typed in the form that records a
+    decision, which the meeting page shows again beside its errors (a plain form).
     """
     if not is_htmx(request):
         if refused is not None:
@@ -102,7 +104,7 @@ async def _answer(
                 extra["decision_typed"] = {**typed, "errors": refused.errors}
             return await render_meeting_page(request, access, meeting_id, status=refused.status, **extra)
         return redirect(meeting_url(access, meeting_id) + "#meeting-decisions")
-    keep_form = refused is not None and refused.status == 422 and typed is not None
+    keep_form = refused is not None and refused.status == 422 and keep
     data: dict[str, Any] = {}
     if not keep_form:
         async with _db(request).read() as session:
@@ -126,12 +128,13 @@ async def _act(
     access: TableAccess,
     change: Callable[[AsyncSession], Awaitable[Any]],
     said: Callable[[Any], str],
+    keep: bool = False,
     typed: dict[str, Any] | None = None,
 ) -> Response:
     meeting_id = meeting_id_of(request)
     done = await _attempt(request, change)
     if isinstance(done, Refused):
-        return await _answer(request, access, meeting_id, refused=done, typed=typed)
+        return await _answer(request, access, meeting_id, refused=done, keep=keep, typed=typed)
     return await _answer(request, access, meeting_id, announce=said(done))
 
 
@@ -182,7 +185,7 @@ async def record_decision(request: Request, access: TableAccess) -> Response:
             actor=_actor(access),
         )
 
-    return await _act(request, access, change, lambda _decision: _("Decision recorded."), typed)
+    return await _act(request, access, change, lambda _decision: _("Decision recorded."), keep=True, typed=typed)
 
 
 async def update_decision(request: Request, access: TableAccess) -> Response:
@@ -204,7 +207,7 @@ async def update_decision(request: Request, access: TableAccess) -> Response:
             version=version,
         )
 
-    return await _act(request, access, change, lambda _decision: _("Decision saved."), typed)
+    return await _act(request, access, change, lambda _decision: _("Decision saved."), keep=True)
 
 
 async def roll_call(request: Request, access: TableAccess) -> Response:
@@ -223,6 +226,15 @@ async def roll_call(request: Request, access: TableAccess) -> Response:
     )
 
 
+def _one_kind(form: FormData) -> str:
+    """The position chosen: one radio button of a group sends one value; several differing ones come
+    only from a hand-made request (400)."""
+    chosen = {value[:30] if isinstance(value, str) else "" for value in form.getlist("kind")}
+    if len(chosen) > 1:
+        raise bad_request()
+    return chosen.pop() if chosen else ""
+
+
 def _position_said(position: Any) -> str:
     label = decisions.position_label(position.kind)
     return _("Position of {organisation} recorded: {position}.").format(
@@ -233,7 +245,7 @@ def _position_said(position: Any) -> str:
 async def _record_position(
     request: Request, access: TableAccess, *, organisation_id: int | None, form: FormData, delegate: str
 ) -> Response:
-    kind, reservation = text(form, "kind", 30), text(form, "reservation", 4_000)
+    kind, reservation = _one_kind(form), text(form, "reservation", 4_000)
 
     async def change(session: AsyncSession) -> Any:
         decision = await _decision_here(session, access, request)
@@ -252,8 +264,7 @@ async def _record_position(
         await session.refresh(position, ["organisation"])
         return position
 
-    typed = {"kind": kind, "reservation": reservation}
-    return await _act(request, access, change, _position_said, typed)
+    return await _act(request, access, change, _position_said, keep=True)
 
 
 async def record_my_position(request: Request, access: TableAccess) -> Response:
