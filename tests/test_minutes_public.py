@@ -77,7 +77,8 @@ def version_url(board: Board, version: MinutesVersion) -> str:
 
 
 def entries(feed: str) -> list[ET.Element]:
-    return ET.fromstring(feed)  # noqa: S314 (our own feed, not untrusted input).findall(f"{ATOM}entry")
+    root = ET.fromstring(feed)  # noqa: S314 (our own feed, not untrusted input)
+    return root.findall(f"{ATOM}entry")
 
 
 # --- the version's page -------------------------------------------------------------------------
