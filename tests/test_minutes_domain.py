@@ -871,3 +871,42 @@ async def test_the_frozen_draft_closes_the_writers_socket_and_stores_nothing_mor
             assert (await documents.text_of(session, document_id)).startswith("Riaperto. ")
     finally:
         await rooms.close()
+
+
+def test_copies_rendered_before_the_lock_are_stored_as_they_are_when_nothing_changed(attended, seed, people):
+    board = attended
+    minutes = draft_with_a_name(seed, board, people)
+    send(seed, board, minutes.id, people["chair"])
+    approve(seed, board, minutes.id, people["chair"])
+    prepared = seed.run(lambda s: m.prepare_version(s, minutes.id, people["chair"]))
+    assert kinds(board)[-1] == "minutes.approved"  # preparing changes nothing
+    built = seed.run(lambda s: m.build_version(s, minutes.id, people["chair"], prepared=prepared))
+    assert built.full_pdf is prepared.values["full_pdf"]
+    assert built.public_pdf is prepared.values["public_pdf"]
+    assert built.public_sha256 == prepared.values["public_sha256"]
+
+
+def test_copies_rendered_before_a_change_are_rendered_again(attended, seed, people):
+    board = attended
+    minutes = draft_with_a_name(seed, board, people)
+    send(seed, board, minutes.id, people["chair"])
+    approve(seed, board, minutes.id, people["chair"])
+    prepared = seed.run(lambda s: m.prepare_version(s, minutes.id, people["chair"]))
+    assert NAME in prepared.values["public_markdown"]
+    seed.run(lambda s: m.set_redactions(s, board.table, minutes.id, [NAME], actor=people["chair"]))
+    built = seed.run(lambda s: m.build_version(s, minutes.id, people["chair"], prepared=prepared))
+    assert built.redactions == [NAME]
+    assert NAME not in built.public_markdown
+    assert NAME not in pdf_text(built.public_pdf)
+    assert NAME in built.full_markdown
+
+
+def test_only_the_chair_prepares_approved_minutes(attended, seed, people):
+    board = attended
+    minutes = draft_with_a_name(seed, board, people)
+    with pytest.raises(Invalid):
+        seed.run(lambda s: m.prepare_version(s, minutes.id, people["chair"]))
+    send(seed, board, minutes.id, people["chair"])
+    approve(seed, board, minutes.id, people["chair"])
+    with pytest.raises(Forbidden):
+        seed.run(lambda s: m.prepare_version(s, minutes.id, people["secretary"]))

@@ -24,6 +24,7 @@ Every step is an event (`MinutesEvent`) on the table, live on every open page.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -594,44 +595,58 @@ async def set_redactions(
 # --- publishing -------------------------------------------------------------------------------
 
 
-async def build_version(session: AsyncSession, minutes: Minutes | int, actor: Actor) -> MinutesVersion:
-    """Freeze the approved minutes as their next version, in state *publishing*, for the publishing
-    protocol (server/domain/minutes_publishing.py), the chair only.
+@dataclass(frozen=True)
+class Inputs:
+    """What a version's copies are made of (in the published locale)."""
 
-    The text is the document's stored one (frozen, if it was not yet). The full copy is that text;
-    the public copy is it with the marked passages (those still in the text or the records) replaced by
-    "[omissis]", in the text and in the records. Each copy gets its HTML (the one Markdown pipeline)
-    and its PDF/A, and their SHA-256; the public Markdown is the archive file (front matter + text).
-    An erratum's version supersedes the version in force.
-    """
+    number: int
+    supersedes_file: str | None
+    text: str
+    marked: tuple[str, ...]  # the passages the chair marked
+    record: MinutesRecord
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A version's copies, rendered from `inputs`."""
+
+    inputs: Inputs
+    values: dict[str, object]
+
+
+async def _check_publishable(session: AsyncSession, minutes_id: int, actor: Actor) -> Minutes:
     _check_chair(actor, _("Only the chair can publish the minutes."))
-    minutes_id = minutes if isinstance(minutes, int) else minutes.id
     row = await session.scalar(
         select(Minutes).where(Minutes.id == minutes_id).execution_options(populate_existing=True)
     )
     if row is None:
         raise NotFound(_("These minutes do not exist on this table."))
-    await lock_table(session, row.table_id)
     if row.status is not MinutesStatus.approved:
         raise Invalid({"status": _("Only approved minutes can be published.")})
     if row.document_id is None:
         raise Invalid({"status": _("These minutes have no text to publish.")})
-    pending = await session.scalar(
-        select(func.count())
-        .select_from(MinutesVersion)
-        .where(MinutesVersion.minutes_id == row.id, MinutesVersion.state == PublicationState.publishing)
-    )
-    if pending:
-        raise Invalid({"status": _("These minutes are already being published.")})
-    meeting = await get_meeting(session, row.table_id, row.meeting_id)
-    text = await documents.freeze(session, row.document_id)
+    return row
+
+
+async def _inputs(session: AsyncSession, row: Minutes, text: str) -> Inputs:
     previous = await latest_version(session, row.id)
-    number = previous.number + 1 if previous else 1
-    supersedes_file = previous.file_name if previous else None
+    with use_locale(PUBLISHED_LOCALE):
+        record = await collect(session, row.meeting_id)
+    return Inputs(
+        number=previous.number + 1 if previous else 1,
+        supersedes_file=previous.file_name if previous else None,
+        text=text,
+        marked=tuple(row.redactions or ()),
+        record=record,
+    )
+
+
+async def _render(session: AsyncSession, inputs: Inputs) -> Rendered:
+    """Render both copies (Markdown, HTML, PDF/A) and their hashes: seconds of work for the PDFs."""
+    number, supersedes_file, text, record = inputs.number, inputs.supersedes_file, inputs.text, inputs.record
     renderer = texts.renderer_of(session)
     with use_locale(PUBLISHED_LOCALE):
-        record = await collect(session, meeting.id)
-        passages = present_in(row.redactions or [], text, record)
+        passages = present_in(list(inputs.marked), text, record)
         public_text = redact(text, passages)
         public_record = await redact_record(record, passages, renderer.render)
         full_html = await renderer.render(text)
@@ -643,40 +658,79 @@ async def build_version(session: AsyncSession, minutes: Minutes | int, actor: Ac
             body_sha256=minutes_archive.body_sha256(public_text),
         )
         file = minutes_archive.compose_file(front, public_text)
-        full_pdf = await render_pdf_async(
-            printable(
-                record, full_html, copy="full", version=number, supersedes=supersedes_file, locale=PUBLISHED_LOCALE
+        full_pdf, public_pdf = await asyncio.gather(
+            *(
+                render_pdf_async(
+                    printable(
+                        shown, html, copy=copy, version=number, supersedes=supersedes_file, locale=PUBLISHED_LOCALE
+                    )
+                )
+                for shown, html, copy in ((record, full_html, "full"), (public_record, public_html, "public"))
             )
         )
-        public_pdf = await render_pdf_async(
-            printable(
-                public_record,
-                public_html,
-                copy="public",
-                version=number,
-                supersedes=supersedes_file,
-                locale=PUBLISHED_LOCALE,
-            )
-        )
+    return Rendered(
+        inputs,
+        {
+            "number": number,
+            "full_markdown": text,
+            "full_html": full_html,
+            "full_pdf": full_pdf,
+            "full_sha256": {"markdown": sha256(text), "html": sha256(full_html), "pdf": sha256(full_pdf)},
+            "public_markdown": file.decode("utf-8"),
+            "public_html": public_html,
+            "public_pdf": public_pdf,
+            "public_sha256": {"markdown": sha256(file), "html": sha256(public_html), "pdf": sha256(public_pdf)},
+            "redactions": passages,
+            "file_name": minutes_archive.file_name(public_record, number),
+            "front_matter": front,
+        },
+    )
+
+
+async def prepare_version(session: AsyncSession, minutes_id: int, actor: Actor) -> Rendered:
+    """Render the next version of approved minutes WITHOUT locking anything (a read session will do),
+    so that `build_version` only has to check that nothing changed meanwhile and store it: the PDFs
+    take seconds, and a table lock held that long would stall every write (on SQLite, every table's)."""
+    row = await _check_publishable(session, minutes_id, actor)
+    assert row.document_id is not None
+    return await _render(session, await _inputs(session, row, await documents.text_of(session, row.document_id)))
+
+
+async def build_version(
+    session: AsyncSession, minutes: Minutes | int, actor: Actor, *, prepared: Rendered | None = None
+) -> MinutesVersion:
+    """Freeze the approved minutes as their next version, in state *publishing*, for the publishing
+    protocol (server/domain/minutes_publishing.py), the chair only.
+
+    The text is the document's stored one (frozen, if it was not yet). The full copy is that text;
+    the public copy is it with the marked passages (those still in the text or the records) replaced by
+    "[omissis]", in the text and in the records. Each copy gets its HTML (the one Markdown pipeline)
+    and its PDF/A, and their SHA-256; the public Markdown is the archive file (front matter + text).
+    An erratum's version supersedes the version in force. `prepared` (from `prepare_version`) is
+    used when it was rendered from what the minutes are now; otherwise they are rendered here.
+    """
+    row = await _check_publishable(session, minutes if isinstance(minutes, int) else minutes.id, actor)
+    await lock_table(session, row.table_id)
+    pending = await session.scalar(
+        select(func.count())
+        .select_from(MinutesVersion)
+        .where(MinutesVersion.minutes_id == row.id, MinutesVersion.state == PublicationState.publishing)
+    )
+    if pending:
+        raise Invalid({"status": _("These minutes are already being published.")})
+    meeting = await get_meeting(session, row.table_id, row.meeting_id)
+    assert row.document_id is not None
+    inputs = await _inputs(session, row, await documents.freeze(session, row.document_id))
+    rendered = prepared if prepared is not None and prepared.inputs == inputs else await _render(session, inputs)
+    previous = await latest_version(session, row.id)
     made = MinutesVersion(
         minutes_id=row.id,
         table_id=row.table_id,
-        number=number,
         state=PublicationState.publishing,
         supersedes_id=previous.id if previous else None,
         document_id=row.document_id,
-        full_markdown=text,
-        full_html=full_html,
-        full_pdf=full_pdf,
-        full_sha256={"markdown": sha256(text), "html": sha256(full_html), "pdf": sha256(full_pdf)},
-        public_markdown=file.decode("utf-8"),
-        public_html=public_html,
-        public_pdf=public_pdf,
-        public_sha256={"markdown": sha256(file), "html": sha256(public_html), "pdf": sha256(public_pdf)},
-        redactions=passages,
-        file_name=minutes_archive.file_name(public_record, number),
-        front_matter=front,
         published_by=actor.user_id,
+        **rendered.values,
     )
     session.add(made)
     await session.flush()
@@ -686,7 +740,7 @@ async def build_version(session: AsyncSession, minutes: Minutes | int, actor: Ac
         actor_id=actor.user_id,
         table_id=row.table_id,
         version_id=made.id,
-        number=number,
+        number=made.number,
         **payload(row, meeting),
     )
     return made

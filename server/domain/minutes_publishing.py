@@ -43,6 +43,7 @@ from server.db.session import Database
 from server.db.types import utcnow
 from server.domain import minutes
 from server.domain import minutes_archive as archive
+from server.domain.actions import Actor
 from server.domain.errors import Duplicate, NotFound
 from server.domain.meetings import lock_table
 from server.i18n import _
@@ -164,6 +165,23 @@ async def publish(
                 ).format(name=taken)
             ) from None
         return version
+
+
+async def publish_minutes(
+    database: Database, *, table_id: int, minutes_id: int, actor: Actor, directory: str | os.PathLike[str]
+) -> MinutesVersion:
+    """Publish approved minutes: their copies are rendered first, outside any lock (the PDFs take
+    seconds), and the publishing transaction only checks that nothing changed meanwhile and stores
+    them (it renders them again itself if something did)."""
+    async with database.read() as session:
+        prepared = await minutes.prepare_version(session, minutes_id, actor)
+
+    async def build(session: AsyncSession) -> MinutesVersion:
+        return await minutes.build_version(session, minutes_id, actor, prepared=prepared)
+
+    return await publish(
+        database, table_id=table_id, minutes_id=minutes_id, build=build, actor_id=actor.user_id, directory=directory
+    )
 
 
 async def _table_slug(database: Database, table_id: int) -> str:
