@@ -18,6 +18,8 @@ PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 MEMBERS_MAY = {"create_proposal", "endorse", "withdraw_endorsement", "add_proposal_comment"}
 # Members' own meeting-room requests (tests/test_meeting_room_web.py tests who may make them).
 MEMBERS_MAY |= {"ask_to_speak", "withdraw_speaker", "check_in"}
+# A remark on the minutes (tests/test_minutes_web.py tests who may make one).
+MEMBERS_MAY |= {"add_minutes_remark"}
 # A delegate's own position during a roll call (tests/test_decisions_web.py tests who may record it).
 MEMBERS_MAY |= {"record_my_position"}
 # The room screen's door: to whoever has no role it answers one page, the same for every address,
@@ -56,6 +58,7 @@ def path_values(board):
         "proposal_id": board.proposal().id,
         "comment_id": board.comment().id,
         "decision_id": _decision(board).id,
+        "version_id": 1,  # a published version of the minutes: none here, so its routes answer 404 at most
     }
 
 
