@@ -122,10 +122,12 @@ async def test_the_roll_call_and_each_position_reach_the_chair_a_member_and_the_
 async def test_the_decisions_page_follows_its_filters_live(live_server, live_board, people):
     decision = prepared(live_board)
     secretary, member = await people("secretary@example.org"), await people("member@example.org")
-    listing = f"{home(live_board)}?elenco=decisioni&posizione=against"
+    # The meeting filter shares its name with the meeting page's ?seduta=: the list is still a list.
+    listing = f"{home(live_board)}?elenco=decisioni&posizione=against&seduta={live_board.meeting.id}"
     socket = await member.socket(listing)
     first = await next_message(socket)
     assert css(first, "#decision-list")
+    assert not css(first, "#agenda"), "not the meeting's page"
     assert not css(first, "article.decision")
     url = f"{base(live_board)}/decisioni/{decision.id}/posizioni"
     data = {"organisation": str(live_board.cgil.id), "kind": "against", "delegate": "Member"}

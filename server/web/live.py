@@ -85,7 +85,13 @@ async def _admit(websocket: WebSocket, viewer: Viewer, token: str | None) -> _Ad
 async def _screen(
     session: AsyncSession, table: Table, params: QueryParams, user_id: int, audience: Audience
 ) -> Screen | int:
-    """The screen named by the socket's query, or the close code that refuses it."""
+    """The screen named by the socket's query, or the close code that refuses it.
+
+    A list comes first: its filters may share a name with a record's parameter (the decisions'
+    `seduta` filter names a meeting, as the meeting page's `?seduta=` does).
+    """
+    if "elenco" in params:
+        return await _listing(session, table, params, user_id)
     for kind in CATALOG.record_screens():
         if kind.param is not None and kind.param in params:
             assert kind.model is not None
@@ -97,8 +103,11 @@ async def _screen(
             if found is None or not await CATALOG.may_read(session, table.id, kind.name, record_id, audience):
                 return NOT_FOUND  # a record private to other organisations is not there for this person
             return Screen(kind.name, record_id)
-    if "elenco" not in params:
-        return Screen()
+    return Screen()
+
+
+async def _listing(session: AsyncSession, table: Table, params: QueryParams, user_id: int) -> Screen | int:
+    """The list screen named by `?elenco=` with its filters, or the close code that refuses it."""
     listing = CATALOG.listing(params["elenco"])
     if listing is None:
         return NOT_FOUND
