@@ -116,7 +116,7 @@ def test_the_secretary_starts_drafting_once_from_the_outline(client, board):
     editor = one(page.text, "[data-doc-editor]")
     assert editor.attributes["data-document-id"] == str(row.document_id)
     assert "data-readonly" not in editor.attributes, "the secretary writes the draft"
-    assert len(css(page.text, "form[data-editor-fallback] textarea[name=text]")) == 1
+    assert len(css(page.text, "form[data-editor-fallback] textarea[name=minutes_text]")) == 1
 
     again = post(client, board, "avvia")
     assert again.status_code == 409
@@ -140,10 +140,10 @@ def test_the_text_saved_without_javascript_reaches_the_document(client, board):
     row = start(board)
     login(client, "secretary@example.org")
     base = board.seed.run(lambda s: documents.text_of(s, row.document_id))
-    answer = post(client, board, "testo", {"base": base, "text": base + "\nIl tavolo concorda.\n"})
+    answer = post(client, board, "testo", {"base": base, "minutes_text": base + "\nIl tavolo concorda.\n"})
     assert answer.status_code == 303
     assert "Il tavolo concorda." in board.seed.run(lambda s: documents.text_of(s, row.document_id))
-    stale = post(client, board, "testo", {"base": base, "text": base + "Altro."})
+    stale = post(client, board, "testo", {"base": base, "minutes_text": base + "Altro."})
     assert stale.status_code == 409
     assert "Altro." not in board.seed.run(lambda s: documents.text_of(s, row.document_id))
 
@@ -152,7 +152,7 @@ def test_a_member_cannot_save_the_text(client, board):
     row = start(board)
     login(client, "member@example.org")
     base = board.seed.run(lambda s: documents.text_of(s, row.document_id))
-    assert post(client, board, "testo", {"base": base, "text": "Riscritto."}).status_code == 403
+    assert post(client, board, "testo", {"base": base, "minutes_text": "Riscritto."}).status_code == 403
     assert board.seed.run(lambda s: documents.text_of(s, row.document_id)) == base
 
 

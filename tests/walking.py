@@ -117,6 +117,8 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
     ("record_position", "reservation"): "Sui tempi.",
     ("record_my_position", "kind"): "reservation",
     ("record_my_position", "reservation"): "Sui tempi.",
+    # A passage to leave out of the public copy must be in the text: the outline's title is.
+    ("redact_minutes", "passages"): "Seduta",
 }
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
@@ -126,6 +128,12 @@ ADDRESSES: dict[tuple[str, str], str] = {
     ("healthz", "GET"): "/healthz",  # for load balancers; no page links to it
     # The "older events" link appears only after 50 events.
     ("table_history", "GET"): "/tavoli/{slug}/cronologia?prima=5",
+    # The feed of all public tables is for feed readers; a public table's feed (the walk's own tables
+    # are private: their feed is 404) is linked from its public face.
+    ("minutes_feed", "GET"): "/verbali.atom",
+    ("table_minutes_feed", "GET"): "/tavoli/verbali-pubblici/verbali.atom",
+    # The crawl reads three meetings' pages, whose minutes are further on: a meeting without any.
+    ("start_minutes", "POST"): "/tavoli/{slug}/sedute/{unstarted_meeting_id}/verbale/avvia",
     # The room screen's script posts a room link's secret, read from the address's fragment.
     ("room_access", "POST"): "/tavoli/{slug}/sedute/{meeting_id}/sala/accesso?secret={room_secret}",
 }
@@ -137,6 +145,7 @@ NOT_STORED: dict[str, str] = {
     "version": "compared with the record's version (409 when it differs), never stored",
     "client_key": "an idempotency key the page made up, never shown: it may be cut (within its column)",
     "locale": "one of the languages (400 otherwise); stored when it is one",
+    "minutes_text": "applied to the minutes' document as Yjs updates (binary; tests/test_minutes_web.py reads it)",
 }
 # Refusals that are allowed to write: (route name) -> the tables they may add rows to, and why.
 REFUSALS_THAT_WRITE: dict[str, tuple[set[str], str]] = {
@@ -170,7 +179,13 @@ class World:
 
     def values(self) -> dict[str, Any]:
         room_secret = getattr(self.board, "room_secret", "")
-        return {"slug": self.board.table.slug, "meeting_id": self.board.meeting.id, "room_secret": room_secret}
+        unstarted = getattr(self.board, "unstarted_meeting", 0)  # a meeting without minutes (furnish_minutes)
+        return {
+            "slug": self.board.table.slug,
+            "meeting_id": self.board.meeting.id,
+            "room_secret": room_secret,
+            "unstarted_meeting_id": unstarted,
+        }
 
 
 def furnish(seed: Seed, board: Board) -> None:
@@ -225,6 +240,7 @@ def furnish(seed: Seed, board: Board) -> None:
     seed.run(more)
     furnish_meeting_room(seed, board)
     furnish_decisions(seed, board)
+    furnish_minutes(seed, board)
 
 
 def furnish_meeting_room(seed: Seed, board: Board) -> None:
@@ -297,6 +313,82 @@ def furnish_decisions(seed: Seed, board: Board) -> None:
     seed.run(run)
 
 
+def furnish_minutes(seed: Seed, board: Board) -> Any:
+    """Minutes at every point of their life on the meetings whose pages the crawl reads (the three
+    soonest), so that every control of the minutes' pages shows: the board's meeting has a draft (to
+    send, to save without JavaScript, to remark on, to record an action item from); the
+    extraordinary meeting's is sent (back to draft, approve, redact); January's is approved (publish,
+    redact). A March meeting's (after those three, so that the crawl leaves its page), approved too,
+    `publish_furnished_minutes` publishes once the app runs (its page, downloads and erratum, from
+    the home's list); an April meeting has none (to start, `ADDRESSES`). A public table of its own
+    has the feed a public table has."""
+    from sqlalchemy import select
+
+    from server.db.models import Meeting
+    from server.domain import agenda, meetings
+    from server.domain import minutes as minutes_domain
+    from server.domain.actions import Actor
+
+    chair, secretary = Actor(board.chair.id, Role.chair), Actor(board.secretary.id, Role.secretary)
+    table = board.table
+    seed.table("verbali-pubblici", "Tavolo dei verbali pubblici", public=True)
+
+    async def later(session: AsyncSession, title: str, day: str) -> Any:
+        values = meetings.parse_meeting(title=title, day=day, hour="10:00", place="Sala", online_url="")
+        made = await meetings.create_meeting(session, table, values, actor_id=board.chair.id)
+        item = agenda.parse_item(title="Comunicazioni", description="", presenter="", planned_minutes="")
+        await agenda.add_item(session, table, made.id, item, actor_id=None)
+        return made
+
+    async def named(session: AsyncSession, title: str) -> Any:
+        found = await session.scalar(select(Meeting).where(Meeting.table_id == table.id, Meeting.title == title))
+        assert found is not None
+        return found
+
+    async def minutes_to(session: AsyncSession, meeting_id: int, status: str) -> Any:
+        minutes = await minutes_domain.start_drafting(session, table, meeting_id, actor=secretary)
+        if status == "draft":
+            return minutes
+        sent = await minutes_domain.send_for_approval(
+            session, table, minutes.id, version=minutes.version, actor=secretary
+        )
+        if status == "sent":
+            return sent.minutes
+        return await minutes_domain.approve(session, table, minutes.id, version=sent.minutes.version, actor=chair)
+
+    async def run(session: AsyncSession) -> None:
+        await minutes_to(session, board.meeting.id, "draft")
+        await minutes_to(session, (await named(session, "Seduta straordinaria")).id, "sent")
+        await minutes_to(session, (await named(session, "Seduta di gennaio")).id, "approved")
+        march = await later(session, "Seduta di marzo", "2032-03-10")
+        board.published_minutes = (await minutes_to(session, march.id, "approved")).id  # type: ignore[attr-defined]
+        board.unstarted_meeting = (await later(session, "Seduta di aprile", "2032-04-14")).id  # type: ignore[attr-defined]
+
+    seed.run(run)
+
+
+async def publish_furnished_minutes(database: Any, directory: str, board: Board) -> None:
+    """March's approved minutes, published into the walk's archive by the publishing protocol."""
+    from server.domain import minutes as minutes_domain
+    from server.domain import minutes_publishing
+    from server.domain.actions import Actor
+
+    chair = Actor(board.chair.id, Role.chair)
+    minutes_id: int = board.published_minutes  # type: ignore[attr-defined]
+
+    async def build(session: AsyncSession) -> Any:
+        return await minutes_domain.build_version(session, minutes_id, chair)
+
+    await minutes_publishing.publish(
+        database,
+        table_id=board.table.id,
+        minutes_id=minutes_id,
+        build=build,
+        actor_id=chair.user_id,
+        directory=directory,
+    )
+
+
 # --- one app and one seeded database for a whole walk -------------------------------------------
 #
 # Built once for the module (not with the per-test `client`/`board` fixtures of conftest.py, which it
@@ -340,6 +432,7 @@ def opened_world(template_database: str, folder: Path) -> Iterator[World]:
         seed = Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
         board = Board(seed)
         furnish(seed, board)
+        portal.call(publish_furnished_minutes, database, settings.minutes_dir, board)
         read = functools.partial(portal.call, in_read, database)
         walk = World(client, seed, read, board, actor_email="chair@example.org")
         walk.anonymous_pages = crawl(client, ["/", "/login", "/accessibilita"], ROUTES)

@@ -58,7 +58,7 @@ def _actor(access: TableAccess) -> Actor:
 
 
 def _url(request: Request, access: TableAccess, anchor: str = "") -> str:
-    return str(request.url_for("minutes", slug=access.table.slug, meeting_id=_meeting_id(request))) + anchor
+    return str(request.app.url_path_for("minutes", slug=access.table.slug, meeting_id=_meeting_id(request))) + anchor
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ async def publish(request: Request, access: TableAccess) -> Response:
         return await _page(request, access, 422, message=" ".join(exc.errors.values()))
     except Stale as exc:
         return await _page(request, access, 409, message=f"{exc} {_as_it_is_now()}")
-    return redirect(str(request.url_for("minutes_version", slug=access.table.slug, version_id=version.id)))
+    return redirect(str(request.app.url_path_for("minutes_version", slug=access.table.slug, version_id=version.id)))
 
 
 async def start_erratum(request: Request, access: TableAccess) -> Response:
@@ -258,7 +258,7 @@ async def start_erratum(request: Request, access: TableAccess) -> Response:
     outcome = await _try(request, change)
     if isinstance(outcome, Refused):
         raise HTTPException(outcome.status, outcome.message)
-    return redirect(str(request.url_for("minutes", slug=access.table.slug, meeting_id=outcome)))
+    return redirect(str(request.app.url_path_for("minutes", slug=access.table.slug, meeting_id=outcome)))
 
 
 # --- the text without JavaScript ------------------------------------------------------------------
@@ -268,7 +268,7 @@ async def save_text(request: Request, access: TableAccess) -> Response:
     """The editor's stand-in without JavaScript: the difference from the text the form was loaded
     with is applied to the draft (409 with the text as it is now when someone changed it meanwhile)."""
     form = await request.form()
-    base, typed = text(form, "base", 4_000_000), text(form, "text", 4_000_000)
+    base, typed = text(form, "base", 4_000_000), text(form, "minutes_text", 4_000_000)
     minutes_id = await _minutes_id(request, access)
     audience = access.audience
     try:
