@@ -31,6 +31,7 @@ from server.domain import documents, minutes_record, minutes_redaction, minutes_
 from server.domain import minutes as minutes_domain
 from server.domain.actions import ActionEvent
 from server.domain.agenda import AgendaEvent, agenda_of
+from server.domain.decisions import DecisionEvent
 from server.domain.documents import DocumentAccess
 from server.domain.meetings import MeetingEvent, get_meeting
 from server.domain.minutes import MinutesEvent
@@ -42,8 +43,13 @@ from server.views.regions import Region
 SCREEN = "minutes"
 MINUTES_CHANGED = frozenset(MinutesEvent)
 PUBLISHED_CHANGED = frozenset({MinutesEvent.published, MinutesEvent.erratum})
-# What the minutes say from the records (the agenda, the actions recorded from each item).
-RECORD_CHANGED = frozenset(AgendaEvent) | frozenset({ActionEvent.created, ActionEvent.updated, ActionEvent.status})
+# What the minutes say from the records (the agenda, its decisions and positions, the action items
+# recorded from each item).
+RECORD_CHANGED = (
+    frozenset(AgendaEvent)
+    | frozenset(DecisionEvent)
+    | frozenset({ActionEvent.created, ActionEvent.updated, ActionEvent.status})
+)
 MEETING_CHANGED = frozenset({MeetingEvent.created, MeetingEvent.updated, MeetingEvent.attendance_recorded})
 
 
