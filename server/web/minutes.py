@@ -80,10 +80,12 @@ async def _editor(request: Request, access: TableAccess, minutes: Minutes | None
         if allowed is documents.DocumentAccess.none:
             return None
         current = await documents.text_of(session, document.id)
-    html = await _db(request).markdown.render(current)
-    # The readers' text without JavaScript, through the one Markdown pipeline (which sanitises it).
-    shown = Markup('<div class="markdown" hx-disable>{}</div>').format(Markup(html))  # noqa: S704
-    return {"id": document.id, "writes": allowed is documents.DocumentAccess.edit, "text": current, "html": shown}
+    writes = allowed is documents.DocumentAccess.edit
+    shown = Markup("")
+    if not writes:  # the readers' text without JavaScript, through the one Markdown pipeline (it sanitises)
+        html = await _db(request).markdown.render(current)
+        shown = Markup('<div class="markdown" hx-disable>{}</div>').format(Markup(html))  # noqa: S704
+    return {"id": document.id, "writes": writes, "text": current, "html": shown}
 
 
 async def _context(request: Request, access: TableAccess) -> dict[str, Any]:
