@@ -54,7 +54,8 @@ async def test_every_step_of_the_minutes_reaches_every_open_page(live_seed, live
         pages[name] = await browser.socket(minutes_screen(live_board))
         first = await next_message(pages[name])
         assert status_pushed(first) == "none", "the page's current state comes first"
-        assert 'id="minutes-remarks"' in first and 'id="minutes-record"' in first
+        assert 'id="minutes-remarks"' in first
+        assert 'id="minutes-record"' in first
     meeting_page = await member.socket(f"{home(live_board)}?seduta={live_board.meeting.id}")
     assert 'id="minutes-state"' in await next_message(meeting_page)
     table_home = await observer.socket(home(live_board))
@@ -114,7 +115,9 @@ async def test_every_step_of_the_minutes_reaches_every_open_page(live_seed, live
     row = minutes_row(live_seed, live_board)
 
     # The chair leaves a name out of the public copy: the panel follows.
-    answer = await chair.post(f"{base(live_board)}/omissis", {"version": str(row.version), "passage": "Saldi invernali"})
+    answer = await chair.post(
+        f"{base(live_board)}/omissis", {"version": str(row.version), "passage": "Saldi invernali"}
+    )
     assert answer.status_code == 303
     panel = await message_with(pages["chair"], "minutes-redactions")
     assert "Saldi invernali" in one(panel, ".minutes-redactions").text()
@@ -123,11 +126,21 @@ async def test_every_step_of_the_minutes_reaches_every_open_page(live_seed, live
     assert (await chair.post(f"{base(live_board)}/pubblica", {"version": str(row.version)})).status_code == 303
     for socket in pages.values():
         pushed = await until_status(socket, "published")
-        assert one(pushed, ".minutes-versions a").attributes["href"].startswith(f"/tavoli/{live_board.table.slug}/verbali/")
+        assert (
+            one(pushed, ".minutes-versions a")
+            .attributes["href"]
+            .startswith(f"/tavoli/{live_board.table.slug}/verbali/")
+        )
     state = await message_with(meeting_page, "Pubblicato")
     assert one(state, "#minutes-state a[href*='/verbali/']")
     listed = await message_with(table_home, 'id="published-minutes"')
-    assert one(listed, "#published-minutes a[href*='/verbali/']")
+    link = one(listed, "#published-minutes a[href*='/verbali/']").attributes["href"] or ""
+
+    # An erratum: the minutes are a draft again, on every page.
+    assert (await chair.post(f"{link}/errata", {})).status_code == 303
+    for socket in pages.values():
+        await until_status(socket, "draft")
+    assert "Bozza" in one(await message_with(meeting_page, 'id="minutes-state"'), "#minutes-state").text()
 
 
 async def test_a_change_of_another_meetings_minutes_leaves_the_page_alone(live_seed, live_board, people):
@@ -137,7 +150,9 @@ async def test_a_change_of_another_meetings_minutes_leaves_the_page_alone(live_s
         lambda s: meetings.create_meeting(
             s,
             live_board.table,
-            meetings.parse_meeting(title="Seduta straordinaria", day="2031-12-20", hour="10:00", place="Sala", online_url=""),
+            meetings.parse_meeting(
+                title="Seduta straordinaria", day="2031-12-20", hour="10:00", place="Sala", online_url=""
+            ),
             actor_id=live_board.chair.id,
         )
     )

@@ -423,3 +423,47 @@ async def test_the_demo_has_minutes_at_every_point_of_their_life(database, tmp_p
     checked = await minutes_publishing.verify(database, directory)
     assert checked.findings == []
     assert checked.files == 3
+
+
+# --- errata and the frozen text -----------------------------------------------------------------
+
+
+def test_a_sent_draft_takes_no_edit_without_javascript(client, board):
+    row = start(board)
+    base = board.seed.run(lambda s: documents.text_of(s, row.document_id))
+    move(board, "sent")
+    login(client, "secretary@example.org")
+    answer = post(client, board, "testo", {"base": base, "minutes_text": base + "Tardi."})
+    assert answer.status_code == 422
+    assert one(answer.text, "#minutes-alert").text().strip()
+    assert board.seed.run(lambda s: documents.text_of(s, row.document_id)) == base
+
+
+def test_an_erratum_reopens_the_published_minutes_on_a_new_document(client, board):
+    start(board)
+    sent = move(board, "sent")
+    approved = move(board, "approved")
+    login(client, "chair@example.org")
+    assert post(client, board, "pubblica", {"version": str(approved.version)}).status_code == 303
+    version = board.seed.run(lambda s: s.scalar(select(MinutesVersion)))
+    erratum_url = f"/tavoli/{board.table.slug}/verbali/{version.id}/errata"
+    version_page = f"/tavoli/{board.table.slug}/verbali/{version.id}"
+    assert len(css(client.get(version_page).text, f"form[action='{erratum_url}'] button")) == 1
+    login(client, "member@example.org")
+    assert css(client.get(version_page).text, f"form[action='{erratum_url}']") == []
+    assert post_form(client, erratum_url, {}, page=version_page).status_code == 403
+    assert minutes_row(board).status is MinutesStatus.published
+    login(client, "secretary@example.org")
+    answer = post_form(client, erratum_url, {}, page=version_page)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == page_url(board)
+    row = minutes_row(board)
+    assert row.status is MinutesStatus.draft
+    assert row.document_id != version.document_id
+    page = client.get(page_url(board))
+    editor = one(page.text, "[data-doc-editor]")
+    assert editor.attributes["data-document-id"] == str(row.document_id)
+    assert "data-readonly" not in editor.attributes
+    again = post_form(client, erratum_url, {}, page=version_page)
+    assert again.status_code in (409, 422)
+    assert sent.id == row.id
