@@ -39,6 +39,18 @@ from server.db.models.proposals import (
     ProposalStatus,
     ProposalVersion,
 )
+from server.db.models.protocols import (
+    Commitment,
+    Protocol,
+    ProtocolAnnex,
+    ProtocolKind,
+    ProtocolParty,
+    ProtocolStatus,
+    ProtocolVersion,
+    Signature,
+    SignatureKind,
+    SigningKey,
+)
 from server.db.models.tables import Membership, Role, Table
 
 __all__ = [
@@ -50,6 +62,7 @@ __all__ = [
     "AgendaStatus",
     "Attendance",
     "Base",
+    "Commitment",
     "Decision",
     "DecisionKind",
     "Document",
@@ -75,11 +88,20 @@ __all__ = [
     "ProposalLink",
     "ProposalStatus",
     "ProposalVersion",
+    "Protocol",
+    "ProtocolAnnex",
+    "ProtocolKind",
+    "ProtocolParty",
+    "ProtocolStatus",
+    "ProtocolVersion",
     "PublicationState",
     "RenderedMarkdown",
     "Role",
     "RollCall",
     "RoomLink",
+    "Signature",
+    "SignatureKind",
+    "SigningKey",
     "Speaker",
     "SpeakerStatus",
     "Table",

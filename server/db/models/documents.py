@@ -27,10 +27,11 @@ class DocumentKind(StrEnum):
     proposal_body = "proposal_body"
     minutes = "minutes"  # record: the minutes' id
     minutes_erratum = "minutes_erratum"  # record: the published version it corrects
+    protocol_text = "protocol_text"  # record: the protocol's id
 
 
 class Document(Base):
-    """One collaborative text: a proposal's body, a meeting's minutes, an erratum's draft."""
+    """One collaborative text: a proposal's body, a meeting's minutes, an erratum's draft, a protocol's text."""
 
     __tablename__ = "documents"
     __table_args__ = (UniqueConstraint("kind", "record_id"),)
