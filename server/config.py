@@ -61,6 +61,13 @@ class Settings:
         "./minutes",
         "Folder of the archive of published minutes (plain files, a hash chain per table).",
     )
+    signing_key_file: str = _setting(
+        "TAVOLI_SIGNING_KEY_FILE",
+        "./tavoli-signing.key",
+        "The server's Ed25519 private key (PEM, PKCS#8, mode 0600) that seals the protocols' "
+        "signature statements; `tavoli keys init` creates it, `tavoli keys rotate` replaces it and "
+        "keeps the old public key in the published JWK set. Keep it secret and back it up.",
+    )
     login_failures_per_address: int = _setting(
         "TAVOLI_LOGIN_FAILURES_PER_ADDRESS",
         100,
