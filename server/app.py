@@ -20,6 +20,8 @@ from server.config import Settings
 from server.db.session import Database
 from server.domain import minutes_publishing
 from server.domain.accounts import purge_expired
+from server.domain.action_lists import today
+from server.domain.protocols import expire_due
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.documents import Rooms
@@ -142,7 +144,8 @@ def _path_builder(routes: list[BaseRoute]) -> Callable[..., str]:
 
 
 async def _purge_periodically(database: Database, settings: Settings, stopping: asyncio.Event) -> None:
-    """Delete expired sessions and old login attempts, hourly, until `stopping` is set.
+    """Delete expired sessions and old login attempts, and expire the protocols due, hourly, until
+    `stopping` is set.
 
     Several instances may all do it.
     """
@@ -153,5 +156,10 @@ async def _purge_periodically(database: Database, settings: Settings, stopping: 
                 await purge_expired(session, keep_attempts=keep)
         except Exception:  # a database hiccup must not kill the task; the next round retries
             log.exception("could not purge expired sessions")
+        try:  # protocols whose validity ended (each expires once, whichever instance sees it first)
+            async with database.transaction() as session:
+                await expire_due(session, today())
+        except Exception:
+            log.exception("could not expire the protocols due")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), PURGE_INTERVAL_SECONDS)
