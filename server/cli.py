@@ -24,7 +24,7 @@ from server.db.models import Role
 from server.db.session import Database
 from server.demo import DemoReport, load_demo
 from server.demo import minutes as demo_minutes
-from server.domain import accounts, minutes_archive, minutes_publishing, tables, texts
+from server.domain import accounts, minutes_archive, minutes_publishing, protocol_keys, signatures, tables, texts
 from server.domain.errors import DomainError
 from server.i18n import _
 from server.views.labels import role_label
@@ -208,6 +208,10 @@ def demo() -> None:
 
     async def go() -> DemoReport:
         await _require_schema(settings.database_url)
+        # The demo's protocols are signed: they need the server's key.
+        key, created = protocol_keys.ensure_key_file(settings.signing_key_file)
+        if created:
+            click.echo(_("Signing key created in {path}.").format(path=key.path))
         database = Database(settings.database_url)
         try:
             # An archive belongs to one database: a fresh database never appends to an older one.
@@ -252,27 +256,36 @@ def demo() -> None:
 )
 def verify(directory: Path | None) -> None:
     """Check the minutes archive offline: every table's chain, every file's hash, each file's front
-    matter against the database, and publications cut short. Exits with 1 when something is wrong."""
+    matter against the database, and publications cut short; and every protocol: each frozen
+    version's text and annexes against their hashes, each signature's seal and hashes. Exits with 1
+    when something is wrong."""
     settings = _settings()
     folder = directory or Path(settings.minutes_dir)
 
-    async def go() -> minutes_publishing.Verification:
+    async def go() -> tuple[minutes_publishing.Verification, signatures.ProtocolVerification]:
         await _require_schema(settings.database_url)
         database = Database(settings.database_url)
         try:
-            return await minutes_publishing.verify(database, folder)
+            found = await minutes_publishing.verify(database, folder)
+            async with database.read() as session:
+                return found, await signatures.verify_protocols(session)
         finally:
             await database.dispose()
 
     _require_file(settings.database_url)
-    result = asyncio.run(go())
+    result, protocols = asyncio.run(go())
     for finding in result.findings:
         click.echo(str(finding))
+    for problem in protocols.findings:
+        click.echo(str(problem))
     if result.findings:
         click.echo(
             _("{count} problems in the minutes archive {folder}.").format(count=len(result.findings), folder=folder),
             err=True,
         )
+    if protocols.findings:
+        click.echo(_("{count} problems in the protocols.").format(count=len(protocols.findings)), err=True)
+    if result.findings or protocols.findings:
         raise click.exceptions.Exit(1)
     for slug, head in result.heads.items():
         click.echo(_("{table}: chain head {head}").format(table=slug, head=head or "-"))
@@ -281,6 +294,73 @@ def verify(directory: Path | None) -> None:
             folder=folder, tables=len(result.heads), files=result.files
         )
     )
+    click.echo(
+        _(
+            "The protocols hold: {protocols} protocols, {versions} frozen versions, {signatures} valid signatures."
+        ).format(protocols=protocols.protocols, versions=protocols.versions, signatures=protocols.signatures)
+    )
+
+
+@cli.group()
+def keys() -> None:
+    """The server's Ed25519 key that seals the protocols' signatures (TAVOLI_SIGNING_KEY_FILE)."""
+
+
+@keys.command("init")
+def keys_init() -> None:
+    """Create the signing key file (mode 0600); an existing one is left as it is."""
+    settings = _settings()
+    try:
+        key = protocol_keys.create_key_file(settings.signing_key_file)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Signing key created in {path}.").format(path=key.path))
+    _show_key(key)
+
+
+def _show_key(key: protocol_keys.ServerKey) -> None:
+    click.echo(f"kid: {key.kid}")
+    click.echo(f"x: {key.x}")
+
+
+@keys.command("show")
+@click.option("--jwk", "as_jwk", is_flag=True, help="Print the public key as a JWK (JSON) instead.")
+def keys_show(as_jwk: bool) -> None:
+    """Print the current key's kid (its RFC 7638 thumbprint) and x (the public key, base64url), as
+    published in /.well-known/jwks.json."""
+    try:
+        key = protocol_keys.load_key(_settings().signing_key_file)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_jwk:
+        click.echo(json.dumps(protocol_keys.jwk(key.public), indent=2))
+        return
+    _show_key(key)
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Replace the signing key with a new one: the old key file is moved aside, its public key stays
+    in the published set (retired), so that the signatures it sealed stay verifiable."""
+    settings = _settings()
+    path = settings.signing_key_file
+    made: list[Path] = []
+
+    async def change(session: AsyncSession) -> tuple[protocol_keys.ServerKey, protocol_keys.ServerKey]:
+        old, new, fresh = await protocol_keys.rotate(session, path)
+        made.append(fresh)
+        return old, new
+
+    try:
+        old, new = _run(change)
+    except BaseException:
+        for fresh in made:
+            fresh.unlink(missing_ok=True)
+        raise
+    aside = protocol_keys.finish_rotation(path, old, made[0])
+    click.echo(_("The key {kid} is retired; its file was moved to {path}.").format(kid=old.kid, path=aside))
+    click.echo(_("New signing key in {path}.").format(path=path))
+    _show_key(new)
 
 
 @cli.group()

@@ -55,6 +55,7 @@ __all__ = [
     "check_version",
     "sign",
     "statement_bytes",
+    "verify_protocols",
     "verify_signature",
 ]
 
@@ -375,3 +376,74 @@ async def check_signatures(
         )
         for signature, organisation, signer in rows
     ]
+
+
+# --- `tavoli verify` ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProtocolFinding:
+    """Something broken in a protocol: which (table, protocol, the party whose signature it is) and why."""
+
+    table: str
+    protocol_id: int
+    title: str
+    party: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = _("{table}: protocol {id} «{title}»").format(table=self.table, id=self.protocol_id, title=self.title)
+        if self.party is not None:
+            where += " — " + _("signature of {party}").format(party=self.party)
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ProtocolVerification:
+    """What `tavoli verify` found in the protocols: the problems, and how much it checked."""
+
+    findings: list[ProtocolFinding] = field(default_factory=list)
+    protocols: int = 0
+    versions: int = 0
+    signatures: int = 0
+
+
+async def verify_protocols(session: AsyncSession) -> ProtocolVerification:
+    """Check every frozen version of every protocol (its text and annexes against their recorded
+    hashes) and every signature (`verify_signature`), offline: one finding per problem."""
+    result = ProtocolVerification()
+    keys = await protocol_keys.public_keys(session)
+    listed = (
+        await session.execute(
+            select(Protocol.id, Protocol.title, Table.slug)
+            .join(Table, Table.id == Protocol.table_id)
+            .order_by(Table.slug, Protocol.id)
+        )
+    ).all()
+    for protocol_id, title, slug in listed:
+        versions = list(
+            (
+                await session.execute(
+                    select(ProtocolVersion)
+                    .where(ProtocolVersion.protocol_id == protocol_id)
+                    .order_by(ProtocolVersion.number)
+                )
+            ).scalars()
+        )
+        if not versions:
+            continue
+        result.protocols += 1
+        result.versions += len(versions)
+        data = await annex_bytes(session, versions)
+        found: list[str] = []
+        for version in versions:
+            for reason in check_version(version, data).reasons:
+                found.append(reason)
+                result.findings.append(ProtocolFinding(slug, protocol_id, title, None, reason))
+        for checked in await check_signatures(session, protocol_id, keys=keys):
+            result.signatures += 1
+            for reason in checked.check.reasons:
+                if reason not in found:
+                    result.findings.append(ProtocolFinding(slug, protocol_id, title, checked.organisation, reason))
+        session.expunge_all()  # the annexes' bytes of one protocol at a time
+    return result
