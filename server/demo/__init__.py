@@ -63,7 +63,9 @@ async def load_demo(
     async with database.transaction() as session:
         organisations = await base.organisations(session)
         people = await base.people(session, organisations, password_hash)
-    world = DemoWorld(organisations=organisations, users=people, tables={}, today=today, report=report)
+    world = DemoWorld(
+        organisations=organisations, users=people, tables={}, today=today, report=report, password=password
+    )
     for demo in TABLES:
         report.logins[demo.slug] = base.logins(demo)
         async with database.transaction() as session:

@@ -221,6 +221,8 @@ class DemoWorld:
     tables: dict[str, Table]  # the tables created in this transaction: the seeders fill these, and only these
     today: datetime
     report: DemoReport
+    # The demo accounts' password: the demo's protocols are signed through the same check as the app's.
+    password: str = ""
 
     def seats(self, slug: str) -> DemoTable:
         """Who chairs, keeps the minutes of, sits at and observes the table `slug`."""
