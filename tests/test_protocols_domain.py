@@ -819,3 +819,38 @@ def test_signing_stays_the_signatures_module_but_the_hook_is_idempotent_in_force
     assert fresh(seed, in_force.id).status is ProtocolStatus.in_force
     assert count(seed, ActionItem) == 2
     assert kinds(board).count("protocol.in_force") == 1
+
+
+# --- the demo ---------------------------------------------------------------------------------------------
+
+
+async def test_the_demo_has_a_protocol_in_force_one_open_and_an_intesa_in_draft(database, tmp_path, monkeypatch):
+    from server.demo import load_demo
+
+    monkeypatch.setenv("TAVOLI_SIGNING_KEY_FILE", str(tmp_path / "demo-signing.key"))
+    await load_demo(database, "una-password-demo-lunga", seeders=["server.demo.protocols"])
+    async with database.read() as session:
+        found = {row.title: row for row in (await session.scalars(select(Protocol))).all()}
+        appalti = found["Protocollo appalti"]
+        interporto = found["Protocollo di sito per l'Interporto di Bologna"]
+        intesa = found["Intesa per la buona occupazione — Polo logistico di Altedo"]
+        assert appalti.status is ProtocolStatus.in_force
+        assert interporto.status is ProtocolStatus.open
+        assert intesa.status is ProtocolStatus.draft
+        version = await p.current_version(session, appalti.id)
+        sealed = await p.signatures_of(session, version.id)
+        assert len(sealed) == 5
+        checks = await signatures.check_signatures(session, appalti.id)
+        assert [check.check.valid for check in checks] == [True] * 5
+        states = await commitments_of(session, appalti.id)
+        assert len(states) == 3
+        assert all(state.action is not None for state in states)
+        open_version = await p.current_version(session, interporto.id)
+        assert len(await p.signatures_of(session, open_version.id)) == 2
+        parties = await p.parties_of(session, intesa.id)
+        investor = next(x for x in parties if x.external)
+        assert investor.organisation.name == "Nordlog Italia S.r.l."
+        assert investor.signatory is not None
+        reach = await p.reachable_protocols(session, intesa.table_id, investor.signatory_id)
+        assert reach == frozenset({intesa.id})
+        assert await p.commitment_errors(session, intesa) == []
