@@ -145,19 +145,18 @@ async def sign(
         role = SUBSTITUTE
     else:
         raise Forbidden(_("Only the party's signatory or its substitute may sign for it."))
+    version = await protocols.current_version(session, protocol.id)
+    if version is not None:
+        existing = await _signature_of(session, version.id, party.id)
+        if existing is not None:
+            return existing
     adhesion = protocol.status is ProtocolStatus.in_force and party.adhering
-    if protocol.status is not ProtocolStatus.open and not adhesion:
+    if version is None or (protocol.status is not ProtocolStatus.open and not adhesion):
         if protocol.status is ProtocolStatus.in_force:
             message = _("The protocol is already in force: only a party that adheres to it may sign now.")
         else:
             message = _("The protocol is not open for signature.")
         raise Invalid({"status": message})
-    version = await protocols.current_version(session, protocol.id)
-    if version is None:
-        raise Invalid({"status": _("The protocol is not open for signature.")})
-    existing = await _signature_of(session, version.id, party.id)
-    if existing is not None:
-        return existing
     if protocol.signing_order and not party.adhering:
         waiting = await _waiting_for(session, protocol, version, party)
         if waiting:
