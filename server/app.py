@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -71,10 +72,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         database = Database(settings.database_url, echo=settings.db_echo, markdown=markdown)
         app.state.database = database
         # A publication of the minutes cut short (a process killed midway) is finished or rolled back;
-        # a minutes folder that cannot be written is logged, and the next publication tries again.
+        # a minutes folder that cannot be written, or a database not reachable yet (/healthz says so), is
+        # logged, and the next publication tries again.
         try:
             await minutes_publishing.repair(database, settings.minutes_dir)
-        except OSError:
+        except (OSError, DBAPIError):
             log.exception("the minutes archive in %s could not be repaired", settings.minutes_dir)
         hub = Hub(
             database,
