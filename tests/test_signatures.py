@@ -298,8 +298,10 @@ async def test_only_the_partys_signatory_or_substitute_signs_for_it(database, wo
 
 async def test_a_protocol_or_party_elsewhere_does_not_exist(database, password_hash, world, key):
     other = await build(database, password_hash, slug="altro")
-    await refused(database, world, NotFound, "This protocol does not exist.", protocol_id=other.protocol_id, key=key)
-    await refused(database, world, NotFound, "This protocol does not exist.", table=other.table, key=key)
+    await refused(
+        database, world, NotFound, "This protocol does not exist on this table.", protocol_id=other.protocol_id, key=key
+    )
+    await refused(database, world, NotFound, "This protocol does not exist on this table.", table=other.table, key=key)
     await refused(
         database,
         world,

@@ -131,7 +131,7 @@ async def sign(
         .execution_options(populate_existing=True)
     )
     if protocol is None:
-        raise NotFound(_("This protocol does not exist."))
+        raise NotFound(_("This protocol does not exist on this table."))
     party = await session.scalar(
         select(ProtocolParty)
         .where(ProtocolParty.id == party_id, ProtocolParty.protocol_id == protocol.id)
