@@ -17,7 +17,7 @@ import { defaultHighlightStyle, LanguageSupport, syntaxHighlighting } from "@cod
 import { markdownKeymap, markdownLanguage } from "@codemirror/lang-markdown";
 import { yCollab, yUndoManagerKeymap } from "y-codemirror.next";
 import { finalMessageKey, isFinal, socketAddress } from "./editor/connection.js";
-import { insertLink, toggleBold, toggleHeading, toggleList } from "./editor/format.js";
+import { insertBlock, insertLink, toggleBold, toggleHeading, toggleList } from "./editor/format.js";
 import { colourClass, personName, remoteSelections } from "./editor/remote.js";
 import { SaveState } from "./editor/saved.js";
 
@@ -230,7 +230,15 @@ function mount(root) {
   const editable = new Compartment();
   const undoManager = new Y.UndoManager(ytext);
   const linkText = data.msgLinkText || "link";
-  const formatting = { heading: toggleHeading, bold: toggleBold, list: toggleList, link: insertLink(linkText) };
+  const formatting = {
+    heading: toggleHeading,
+    bold: toggleBold,
+    list: toggleList,
+    link: insertLink(linkText),
+    // A protocol's commitment clause (server/domain/protocol_text.py: COMMITMENT_TEMPLATE), given
+    // by the page in data-commitment-template: only the protocols' editor has its button.
+    commitment: insertBlock(data.commitmentTemplate || ""),
+  };
   const view = new EditorView({
     parent: root.querySelector("[data-editor-mount]"),
     state: EditorState.create({
@@ -259,7 +267,23 @@ function mount(root) {
   });
   function setEditable(on) {
     view.dispatch({ effects: editable.reconfigure(editableExtensions(on)) });
+    scrollerFocusable(!on);
   }
+  // A read-only text taller than its box scrolls in .cm-scroller, which nothing else lets a
+  // keyboard reach (the content is not focusable then): the scroller takes a Tab stop and a name.
+  function scrollerFocusable(on) {
+    const scroller = view.scrollDOM;
+    if (on) {
+      scroller.tabIndex = 0;
+      scroller.setAttribute("role", "group");
+      scroller.setAttribute("aria-labelledby", data.labelId);
+    } else {
+      scroller.removeAttribute("tabindex");
+      scroller.removeAttribute("role");
+      scroller.removeAttribute("aria-labelledby");
+    }
+  }
+  scrollerFocusable(true);
 
   const toolbar = root.querySelector("[data-editor-toolbar]");
   if (toolbar) {

@@ -81,3 +81,31 @@ export function insertLink(placeholder) {
     return true;
   };
 }
+
+// A block of Markdown (a protocol's commitment clause) on lines of its own after the line the
+// cursor is on, a blank line around it; its first line's middle part (the party's name, between
+// the first two dashes) is selected, to type over.
+export function insertBlock(block) {
+  return (view) => {
+    if (!block) return false;
+    const { state } = view;
+    const line = state.doc.lineAt(state.selection.main.head);
+    const before = line.length === 0 ? (line.from === 0 ? "" : "\n") : "\n\n";
+    const insert = `${before}${block.replace(/\n*$/, "\n")}`;
+    const at = line.length === 0 ? line.from : line.to;
+    const first = block.split("\n")[0];
+    const dash = first.indexOf(" — ");
+    const next = dash >= 0 ? first.indexOf(" — ", dash + 3) : -1;
+    const start = at + before.length + (dash >= 0 ? dash + 3 : 0);
+    const end = next >= 0 ? at + before.length + next : start;
+    view.dispatch(
+      state.update({
+        changes: { from: at, insert },
+        selection: EditorSelection.range(start, end),
+        scrollIntoView: true,
+        userEvent: "input.format",
+      }),
+    );
+    return true;
+  };
+}
