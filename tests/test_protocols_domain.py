@@ -441,8 +441,8 @@ def test_open_refused_listing_every_commitment_error(seed, board, people, ready)
     with pytest.raises(p.CommitmentsInvalid) as refused:
         open_(seed, board, protocol.id, people["chair"])
     assert [e.line for e in refused.value.commitment_errors] == [13, 13, 15]
-    assert "line 13" in refused.value.errors["text"]
-    assert "line 15" in refused.value.errors["text"]
+    assert " 13: " in refused.value.errors["text"]
+    assert " 15: " in refused.value.errors["text"]
     assert fresh(seed, protocol.id).status is ProtocolStatus.draft
     assert count(seed, ProtocolVersion) == 0
     assert count(seed, Commitment) == 0
@@ -525,6 +525,21 @@ def test_in_force_when_every_party_signed_and_commitments_become_action_items(se
     assert signed[1].payload["role"] == "substitute"
     listed = seed.run(lambda s: open_commitments_of_table(s, board.table.id))
     assert [(x.id, len(states)) for x, states in listed] == [(protocol.id, 2)]
+
+
+def test_party_states_say_who_has_signed(seed, board, people, ready, key):
+    protocol, cgil, ascom = ready
+    assert [(x.party.id, x.signature) for x in seed.run(lambda s: p.party_states(s, protocol))] == [
+        (cgil.id, None),
+        (ascom.id, None),
+    ]
+    open_(seed, board, protocol.id, people["chair"])
+    made = sign(seed, board, protocol.id, ascom.id, board.chair, key)
+    states = seed.run(lambda s: p.party_states(s, protocol))
+    assert [(x.party.organisation.name, x.signature.id if x.signature else None) for x in states] == [
+        ("CGIL Bologna", None),
+        ("Confcommercio Ascom Bologna", made.id),
+    ]
 
 
 def test_the_chair_assigns_a_commitment_to_someone_else(seed, board, people, ready, key):
@@ -759,10 +774,11 @@ def test_the_public_sees_public_tables_protocols_once_in_force(seed, board, peop
 
 
 def test_labels():
-    assert p.protocol_kind_label("employment") == "Agreement for good employment"
-    assert p.protocol_status_label(ProtocolStatus.open) == "Open for signature"
     from server.i18n import use_locale
 
+    with use_locale("en"):
+        assert p.protocol_kind_label("employment") == "Agreement for good employment"
+        assert p.protocol_status_label(ProtocolStatus.open) == "Open for signature"
     with use_locale("it"):
         assert p.protocol_kind_label(ProtocolKind.employment) == "Intesa per la buona occupazione"
         assert p.protocol_status_label("in_force") == "In vigore"

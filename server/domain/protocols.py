@@ -70,6 +70,7 @@ __all__ = [
     "PUBLIC_STATUSES",
     "CommitmentsInvalid",
     "Moved",
+    "PartyState",
     "ProtocolAccess",
     "ProtocolEvent",
     "ProtocolValues",
@@ -87,6 +88,7 @@ __all__ = [
     "open_for_signature",
     "parse_protocol",
     "parties_of",
+    "party_states",
     "protocol_access",
     "protocol_document",
     "protocol_kind_label",
@@ -272,6 +274,24 @@ async def signatures_of(session: AsyncSession, version_id: int) -> list[Signatur
         select(Signature).where(Signature.version_id == version_id).order_by(Signature.signed_at, Signature.id)
     )
     return list(found.all())
+
+
+@dataclass(frozen=True)
+class PartyState:
+    """A party of the protocol and its signature of the current version (None: not signed yet)."""
+
+    party: ProtocolParty
+    signature: Signature | None
+
+
+async def party_states(session: AsyncSession, protocol: Protocol) -> list[PartyState]:
+    """Every party in signing order (organisation and signers loaded), each with its signature of
+    the current version, if it signed (none while the protocol is a draft)."""
+    version = await current_version(session, protocol.id)
+    signed = (
+        {signature.party_id: signature for signature in await signatures_of(session, version.id)} if version else {}
+    )
+    return [PartyState(party, signed.get(party.id)) for party in await parties_of(session, protocol.id)]
 
 
 async def superseded_by(session: AsyncSession, protocol_id: int) -> Protocol | None:
