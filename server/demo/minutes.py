@@ -155,11 +155,8 @@ async def _erratum(
         await minutes_domain.approve(session, table, minutes.id, version=sent.minutes.version, actor=chair)
         table_id, minutes_id = table.id, minutes.id
 
-    async def build(session: AsyncSession) -> MinutesVersion:
-        return await minutes_domain.build_version(session, minutes_id, chair)
-
-    return await minutes_publishing.publish(
-        database, table_id=table_id, minutes_id=minutes_id, build=build, actor_id=chair.user_id, directory=directory
+    return await minutes_publishing.publish_minutes(
+        database, table_id=table_id, minutes_id=minutes_id, actor=chair, directory=directory
     )
 
 

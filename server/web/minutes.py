@@ -227,18 +227,12 @@ async def redact(request: Request, access: TableAccess) -> Response:
 
 async def publish(request: Request, access: TableAccess) -> Response:
     minutes_id = await _minutes_id(request, access)
-    actor = _actor(access)
-
-    async def build(session: AsyncSession) -> Any:
-        return await minutes_domain.build_version(session, minutes_id, actor)
-
     try:
-        version = await minutes_publishing.publish(
+        version = await minutes_publishing.publish_minutes(
             _db(request),
             table_id=access.table.id,
             minutes_id=minutes_id,
-            build=build,
-            actor_id=actor.user_id,
+            actor=_actor(access),
             directory=request.app.state.settings.minutes_dir,
         )
     except Invalid as exc:
