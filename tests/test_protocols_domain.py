@@ -3,6 +3,7 @@ external ones), annexes, opening for signature (the frozen canonical version, th
 refusal), back to draft, in force when every party signed (commitments become action items),
 adhesion, supersession, expiry, who reaches what, and the text's document binding."""
 
+import asyncio
 import hashlib
 from datetime import date, timedelta
 
@@ -870,3 +871,62 @@ async def test_the_demo_has_a_protocol_in_force_one_open_and_an_intesa_in_draft(
         reach = await p.reachable_protocols(session, intesa.table_id, investor.signatory_id)
         assert reach == frozenset({intesa.id})
         assert await p.commitment_errors(session, intesa) == []
+
+
+# --- many at once ---------------------------------------------------------------------------------------
+
+
+async def test_the_last_two_parties_signing_at_once_bring_it_into_force_once(seed, board, people, ready, key, database):
+    protocol, cgil, ascom = ready
+    open_(seed, board, protocol.id, people["chair"])
+    table = board.table
+
+    async def press(party_id, user):
+        async with database.transaction() as session:
+            await signatures.sign(
+                session, table, protocol.id, party_id=party_id, actor_user_id=user.id, password=PASSWORD, key=key
+            )
+
+    await asyncio.gather(
+        *(press(cgil.id, board.member) for _ in range(5)), *(press(ascom.id, board.chair) for _ in range(5))
+    )
+    assert fresh(seed, protocol.id).status is ProtocolStatus.in_force
+    assert kinds(board).count("protocol.signed") == 2
+    assert kinds(board).count("protocol.in_force") == 1
+    assert count(seed, ActionItem) == 2
+    assert count(seed, Signature) == 2
+
+
+async def test_opening_many_times_at_once_makes_one_version(seed, board, people, ready, database):
+    protocol = ready[0]
+    version = fresh(seed, protocol.id).version
+
+    async def press():
+        try:
+            async with database.transaction() as session:
+                await p.open_for_signature(session, board.table, protocol.id, version=version, actor=people["chair"])
+            return "opened"
+        except Stale:
+            return "stale"
+
+    outcomes = await asyncio.gather(*(press() for _ in range(10)))
+    assert "opened" in outcomes
+    assert count(seed, ProtocolVersion) == 1
+    assert count(seed, Commitment) == 2
+    assert kinds(board).count("protocol.opened") == 1
+
+
+async def test_expiry_run_by_several_instances_at_once_expires_once(seed, board, in_force, database):
+    async def set_end(session):
+        row = await session.get(Protocol, in_force.id)
+        row.valid_until = date(2027, 1, 1)
+
+    seed.run(set_end)
+
+    async def run():
+        async with database.transaction() as session:
+            return [x.id for x in await p.expire_due(session, date(2027, 1, 2))]
+
+    outcomes = await asyncio.gather(*(run() for _ in range(4)))
+    assert sorted(outcomes, key=len) == [[], [], [], [in_force.id]]
+    assert kinds(board).count("protocol.expired") == 1
