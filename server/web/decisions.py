@@ -13,7 +13,6 @@ refused (422) comes back without the region (HX-Reswap: none), so that the form 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,12 +25,13 @@ from server.db.session import Database
 from server.domain import decisions, inputs
 from server.domain.actions import Actor
 from server.domain.agenda import item_of_table
-from server.domain.errors import Forbidden, Invalid, NotFound, Stale
+from server.domain.errors import Forbidden, Invalid, NotFound
 from server.i18n import _
 from server.views.areas import CATALOG, list_screen
 from server.views.audience import Screen
 from server.views.decisions import DECISION_LIST_PAGE, MEETING_DECISIONS
 from server.web.access import TableAccess, TableRoute
+from server.web.editing import Refused, attempt
 from server.web.forms import bad_request, is_htmx, number, redirect, render, text
 from server.web.live import live_query
 from server.web.meetings import MEETING, meeting_id_of, meeting_url, render_meeting_page
@@ -58,27 +58,11 @@ def _actor(access: TableAccess) -> Actor:
 # --- answering ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Refused:
-    """Why a change was not made: its status (403, 409, 422), the message, the errors by field."""
-
-    status: int
-    message: str
-    errors: dict[str, str]
-
-
 async def _attempt(request: Request, change: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
-    """Run `change(session)` in a transaction: what it returns, or why it was refused."""
-    try:
-        async with _db(request).transaction() as session:
-            return await change(session)
-    except Invalid as exc:
-        return Refused(422, " ".join(exc.errors.values()), exc.errors)
-    except Stale as exc:
-        message = str(exc) + " " + _("These are the decisions as they are now: check them and try again.")
-        return Refused(409, message, {})
-    except Forbidden as exc:
-        return Refused(403, str(exc), {})
+    """Run `change(session)` in a transaction: what it returns, or why it was refused (a role's
+    refusal too, which the alert says like the others)."""
+    as_it_is_now = _("These are the decisions as they are now: check them and try again.")
+    return await attempt(request, change, as_it_is_now=as_it_is_now, also={Forbidden: 403})
 
 
 async def _answer(

@@ -16,8 +16,9 @@ runs it and says why it was refused, as one message the area's answer shows (422
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.db.session import Database
-from server.domain.errors import Invalid, Stale
+from server.domain.errors import DomainError, Invalid, Stale
 
 
 class Versioned(Protocol):
@@ -83,24 +84,36 @@ async def save_edit(
 
 @dataclass(frozen=True)
 class Refused:
-    """Why a one-button change was not made: 422 (not from here, not valid) or 409 (changed meanwhile)."""
+    """Why a change was not made: 422 (not from here, not valid, with the errors by field), 409
+    (changed meanwhile), or the status its caller gave an error it asked `attempt` to answer."""
 
     status: int
     message: str
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 async def attempt(
-    request: Request, change: Callable[[AsyncSession], Awaitable[T]], *, as_it_is_now: str
+    request: Request,
+    change: Callable[[AsyncSession], Awaitable[T]],
+    *,
+    as_it_is_now: str,
+    also: Mapping[type[DomainError], int] = MappingProxyType({}),
 ) -> T | Refused:
     """Run `change(session)` in a transaction: what it returns, or why it was refused.
 
     `as_it_is_now` follows the stale message, since the answer shows the record as it is now
-    (e.g. "This is the agenda as it is now: check it and try again.").
+    (e.g. "This is the agenda as it is now: check it and try again."). `also` names the other
+    refusals the caller answers itself, with their status ({Forbidden: 403}); the rest propagate.
     """
     try:
         async with _db(request).transaction() as session:
             return await change(session)
     except Invalid as exc:
-        return Refused(422, " ".join(exc.errors.values()))
+        return Refused(422, " ".join(exc.errors.values()), exc.errors)
     except Stale as exc:
         return Refused(409, str(exc) + " " + as_it_is_now)
+    except DomainError as exc:
+        status = next((code for kind, code in also.items() if isinstance(exc, kind)), None)
+        if status is None:
+            raise
+        return Refused(status, str(exc))

@@ -147,10 +147,7 @@ def _as_it_is_now() -> str:
 
 async def _try(request: Request, change: Callable[[AsyncSession], Awaitable[T]]) -> T | Refused:
     """`attempt`, which also says why when the record already exists (409)."""
-    try:
-        return await attempt(request, change, as_it_is_now=_as_it_is_now())
-    except Duplicate as exc:
-        return Refused(409, str(exc))
+    return await attempt(request, change, as_it_is_now=_as_it_is_now(), also={Duplicate: 409})
 
 
 # --- the lifecycle --------------------------------------------------------------------------------
