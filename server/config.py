@@ -110,6 +110,13 @@ class Settings:
         1_048_576,
         "Largest request body accepted, in bytes; larger requests get 413.",
     )
+    upload_max_bytes: int = _setting(
+        "TAVOLI_UPLOAD_MAX_BYTES",
+        20_971_520,
+        "Largest file upload accepted (a protocol's PDF annex), in bytes: the upload routes take "
+        "bodies up to this size instead of TAVOLI_MAX_BODY_BYTES, counted while they arrive (413 "
+        "past it). A reverse proxy in front must let them through (nginx: client_max_body_size).",
+    )
     demo_password: str = _setting(
         "TAVOLI_DEMO_PASSWORD",
         "tavoli-demo-bologna",
@@ -169,6 +176,7 @@ class Settings:
             "login_failures_per_address",
             "login_window_minutes",
             "max_body_bytes",
+            "upload_max_bytes",
             "ws_max_bytes",
             "doc_max_bytes",
             "max_sockets_per_session",

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db.models import DocumentKind, Event, Table
+from server.db.models import DocumentKind, Event, Role, Table
 from server.domain.errors import NotFound
 from server.i18n import _
-from server.views import actions, decisions, documents, meetings, minutes, proposals, site, tables
+from server.views import actions, decisions, documents, meetings, minutes, proposals, protocols, site, tables
 from server.views.area import Area, DocumentBinding, ScreenKind, Sentence
 from server.views.audience import Audience, Screen
 from server.views.labels import role_label
@@ -29,6 +29,7 @@ AREAS: tuple[Area, ...] = (
     actions.AREA,
     decisions.AREA,
     minutes.AREA,
+    protocols.AREA,
 )
 
 
@@ -95,7 +96,7 @@ class Catalog:
     def describe(self, event: Event) -> str:
         """What an event did, as a sentence whose subject is its actor ("… added the item «X»")."""
         payload: dict[str, Any] = {"title": "", "meeting_title": "", "name": "", **event.payload}
-        if "role" in payload:
+        if payload.get("role") in {role.value for role in Role}:  # a table role (a signer's role is not one)
             payload["role"] = role_label(payload["role"])
         sentence = self.sentences().get(event.kind)
         if sentence is None:

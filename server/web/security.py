@@ -133,8 +133,9 @@ class CSRFMiddleware:
 
     The token travels in the `X-CSRF-Token` header (htmx, from `hx-headers` on `<body>`) or in the
     `csrf_token` form field (plain forms). The body is read here, bounded by the size limit (413),
-    and replayed to the endpoint; a form the parser cannot read, or one carrying a file (no page
-    uploads any), is a 400. The session middleware has already put the expected token in the
+    and replayed to the endpoint; a form the parser cannot read, or one carrying a file outside the
+    upload routes (`UPLOAD_PATHS`, bounded by TAVOLI_UPLOAD_MAX_BYTES instead), is a 400. The
+    session middleware has already put the expected token in the
     request state, and `CrossSiteMiddleware` has refused other sites (checked again here, for an
     app assembled without it).
     """
@@ -152,25 +153,32 @@ class CSRFMiddleware:
         if not self._same_site(request):
             await self.refuse(scope, receive, send, 403, "cross-site")
             return
-        body = await _read_body(receive, self.settings.max_body_bytes)
+        upload = is_upload(scope.get("path", ""))
+        limit = (
+            max(self.settings.upload_max_bytes, self.settings.max_body_bytes)
+            if upload
+            else self.settings.max_body_bytes
+        )
+        body = await _read_body(receive, limit)
         if body is None:
             await self.refuse(scope, receive, send, 413, "too-large")
             return
         replay = _replay(body, receive)
-        if _carries_nul(request.headers.get("content-type", ""), body):
+        # A file's bytes may hold NUL; the upload's text fields are cleaned by its endpoint.
+        if not upload and _carries_nul(request.headers.get("content-type", ""), body):
             await self.refuse(scope, replay, send, 400, "nul")
             return
         token = request.headers.get("x-csrf-token")
-        # A multipart body is read here even with the token in the header: no page of ours uploads
-        # a file, and a file part that reached an endpoint would be left open (Starlette's
-        # endpoints do not close their forms).
+        # A multipart body is read here even with the token in the header: only the upload routes
+        # take a file (and close their forms), and a file part that reached another endpoint would
+        # be left open (Starlette's endpoints do not close their forms).
         if not token or request.headers.get("content-type", "").startswith("multipart/"):
             try:
                 sent, files = await _read_form(scope, _replay(body, receive))
             except (HTTPException, MultiPartException):  # no boundary, a part without a name, too many fields
                 await self.refuse(scope, replay, send, 400, "malformed")
                 return
-            if files:
+            if files and not upload:
                 await self.refuse(scope, replay, send, 400, "malformed")
                 return
             token = token or sent
@@ -182,6 +190,15 @@ class CSRFMiddleware:
 
     def _same_site(self, request: Request) -> bool:
         return same_site(request.headers, self.settings)
+
+
+# The routes that take a file (a protocol's PDF annex): their body may reach TAVOLI_UPLOAD_MAX_BYTES
+# instead of TAVOLI_MAX_BODY_BYTES (still counted while it arrives), and may carry files.
+UPLOAD_PATHS = (re.compile(r"^/tavoli/[^/]+/protocolli/[0-9]+/allegati$"),)
+
+
+def is_upload(path: str) -> bool:
+    return any(pattern.match(path) for pattern in UPLOAD_PATHS)
 
 
 # NUL, escaped in an address or a urlencoded form (a literal "%00" typed by someone is sent "%2500").
