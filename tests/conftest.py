@@ -72,6 +72,14 @@ def unique_channel(url: str) -> str:
     return f"{url}{separator}channel=tavoli-test-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture(autouse=True)
+def own_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a test's commands and apps write (the minutes archive, the server's signing key) goes into
+    the test's own folder, never the repository's, whatever settings they read from the environment."""
+    monkeypatch.setenv("TAVOLI_MINUTES_DIR", str(tmp_path / "minutes"))
+    monkeypatch.setenv("TAVOLI_SIGNING_KEY_FILE", str(tmp_path / "tavoli-signing.key"))
+
+
 @pytest.fixture
 def redis_url() -> str:
     if not reachable(REDIS_URL):

@@ -2,21 +2,12 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from server.cli import cli
 from server.db.models import AgendaItem, AgendaStatus, Attendance, Event, Meeting, Membership, Role, Table
 from server.db.session import Database
-
-
-@pytest.fixture(autouse=True)
-def minutes_folder(tmp_path, monkeypatch):
-    """The demo publishes minutes: into the test's own folder, never the repository's `minutes/`."""
-    folder = tmp_path / "minutes"
-    monkeypatch.setenv("TAVOLI_MINUTES_DIR", str(folder))
-    return folder
 
 
 def run_demo(database_url, password="una-password-demo-lunga"):
