@@ -109,6 +109,8 @@ def upgrade() -> None:
     sa.Column('text', sa.LargeBinary(), nullable=False),
     sa.Column('text_sha256', sa.String(length=64), nullable=False),
     sa.Column('annexes', sa.JSON(), nullable=False),
+    sa.Column('pdf', sa.LargeBinary(), nullable=True),
+    sa.Column('pdf_sha256', sa.String(length=64), nullable=True),
     sa.Column('current', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
     sa.Column('created_at', server.db.types.UTCDateTime(timezone=True), nullable=False),

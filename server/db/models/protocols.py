@@ -82,6 +82,11 @@ class ProtocolVersion(Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     # [{"annex_id", "name", "sha256", "size"}] in the protocol's order, as frozen.
     annexes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Its PDF/A (the frozen text, its SHA-256 on the first page): made once, the first time it is
+    # needed after the version is frozen, and never again — parties sign exactly these bytes with
+    # their firma digitale.
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     # The version signatures count for: False once the protocol went back to draft from it.
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
