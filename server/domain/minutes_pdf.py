@@ -175,6 +175,29 @@ def printable(
         )
 
 
+def print_document(template: str, *, locale: str, **context: Any) -> str:
+    """Any printed document of templates/ (the minutes', the protocols' — server/domain/protocol_pdf.py),
+    rendered with this module's environment in `locale`, with what every print shows: `lang`, `issuer`,
+    `issuer_css` and `page_numbers` (for its `@page` rules). `context` is the template's own."""
+    with i18n.use_locale(locale):
+        return (
+            _environment()
+            .get_template(template)
+            .render(
+                lang=i18n.current_locale(),
+                issuer=ISSUER,
+                issuer_css=Markup(_css_string(ISSUER)),  # noqa: S704 - a CSS string literal
+                page_numbers=Markup(page_numbers()),  # noqa: S704 - CSS strings escaped by _css_string
+                **context,
+            )
+        )
+
+
+def clean_html(html: str) -> Markup:
+    """HTML from the Markdown pipeline, cleaned once more for a print (see `_clean`)."""
+    return _clean(html)
+
+
 # --- the PDF ----------------------------------------------------------------------------------
 
 
