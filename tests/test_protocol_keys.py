@@ -4,11 +4,9 @@ rotation that keeps the signatures sealed before it valid, and `/.well-known/jwk
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from server.app import create_app
 from server.cli import cli
 from server.config import Settings
 from server.db.models import SigningKey
@@ -27,7 +25,6 @@ from server.db.session import Database
 from server.domain import protocol_keys
 from server.domain.protocol_keys import KeyFileError
 from server.i18n import use_locale
-from server.web import keys as keys_web
 from tests.conftest import BASE_URL, SECRET, run_async
 from tests.test_signatures import build, checks, sign_as
 
@@ -274,20 +271,6 @@ def test_keys_rotate_without_a_key_changes_nothing(database_url, tmp_path):
 # --- /.well-known/jwks.json ---------------------------------------------------------------------------
 
 
-def jwks_client(settings: Settings) -> TestClient:
-    """The route on an app of its own, with what it reads of the real one's state."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.database = Database(settings.database_url)
-        yield
-        await app.state.database.dispose()
-
-    app = Starlette(routes=keys_web.ROUTES, lifespan=lifespan)
-    app.state.settings = settings
-    return TestClient(app, base_url=BASE_URL)
-
-
 def test_the_well_known_set_lists_the_current_and_retired_keys(database_url, tmp_path):
     path = tmp_path / "signing.key"
     settings = Settings(database_url=database_url, base_url=BASE_URL, secret_key=SECRET, signing_key_file=str(path))
@@ -302,12 +285,14 @@ def test_the_well_known_set_lists_the_current_and_retired_keys(database_url, tmp
             await database.dispose()
 
     run_async(register())
-    with jwks_client(settings) as client:
+    with TestClient(create_app(settings), base_url=BASE_URL) as client:
         response = client.get("/.well-known/jwks.json")  # no key file: what the database knows
         assert response.status_code == 200
         assert response.json() == {"keys": [protocol_keys.jwk(old.public)]}
         new = protocol_keys.create_key_file(path)
-        response = client.get("/.well-known/jwks.json")
+        response = client.get("/.well-known/jwks.json")  # no login needed
+        assert client.post("/.well-known/jwks.json").status_code in (403, 405)
+    assert response.status_code == 200
     assert response.headers["content-type"] == "application/jwk-set+json"
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.json() == {"keys": [protocol_keys.jwk(new.public), protocol_keys.jwk(old.public)]}
