@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from asn1crypto import cms as asn1_cms
+from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -41,11 +44,13 @@ __all__ = [
     "Identity",
     "TestCA",
     "add_text_after",
+    "crl",
     "pkcs12",
     "sample_pdf",
     "sign_cades",
     "sign_pades",
     "signer_of",
+    "with_crls",
 ]
 
 DAY = timedelta(days=1)
@@ -322,3 +327,39 @@ def add_text_after(signed_pdf: bytes, text: str = "Clausola aggiunta dopo la fir
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def crl(issuer: Identity, revoked: Sequence[x509.Certificate] = (), *, now: datetime | None = None) -> bytes:
+    """A CRL (DER) of `issuer`, valid for a week, listing `revoked`."""
+    now = now or datetime.now(UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(now - timedelta(hours=1))
+        .next_update(now + 7 * DAY)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    )
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(cert.serial_number)
+            .revocation_date(now - timedelta(hours=2))
+            .build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def with_crls(p7m: bytes, ca: TestCA, revoked: Sequence[x509.Certificate] = ()) -> bytes:
+    """The CAdES signature `p7m` (DER) carrying the root's and the intermediate's CRLs in its
+    SignedData (outside what is signed, as signing tools add them): revocation checkable offline."""
+    info = asn1_cms.ContentInfo.load(p7m)
+    info["content"]["crls"] = asn1_cms.RevocationInfoChoices(
+        [
+            asn1_cms.RevocationInfoChoice(name="crl", value=asn1_crl.CertificateList.load(crl(ca.root))),
+            asn1_cms.RevocationInfoChoice(
+                name="crl", value=asn1_crl.CertificateList.load(crl(ca.intermediate, revoked))
+            ),
+        ]
+    )
+    return info.dump(force=True)  # type: ignore[no-any-return]
