@@ -68,6 +68,14 @@ class Settings:
         "signature statements; `tavoli keys init` creates it, `tavoli keys rotate` replaces it and "
         "keeps the old public key in the published JWK set. Keep it secret and back it up.",
     )
+    trust_dir: str = _setting(
+        "TAVOLI_TRUST_DIR",
+        "./trust",
+        "Folder of the trust roots (PEM or DER certificates) that a party's qualified signature "
+        "(firma digitale, PAdES or CAdES) must chain to: the Italian qualified certification "
+        "authorities of the EU trusted list (see trust/README.md). Without them every qualified "
+        "signature is refused as untrusted.",
+    )
     login_failures_per_address: int = _setting(
         "TAVOLI_LOGIN_FAILURES_PER_ADDRESS",
         100,
