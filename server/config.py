@@ -125,6 +125,24 @@ class Settings:
         "bodies up to this size instead of TAVOLI_MAX_BODY_BYTES, counted while they arrive (413 "
         "past it). A reverse proxy in front must let them through (nginx: client_max_body_size).",
     )
+    seal_p12: str = _setting(
+        "TAVOLI_SEAL_P12",
+        "",
+        "PKCS#12 file (.p12/.pfx) of the Città metropolitana's electronic seal certificate and its key: "
+        "with it, the PDF of a protocol in force is sealed (PAdES). Empty: no seal, and the PDF says "
+        "plainly that it is not sealed. Keep the file readable by the service only.",
+    )
+    seal_password: str = _setting(
+        "TAVOLI_SEAL_PASSWORD",
+        "",
+        "Password of the TAVOLI_SEAL_P12 file.",
+    )
+    tsa_url: str = _setting(
+        "TAVOLI_TSA_URL",
+        "",
+        "Address of an RFC 3161 timestamping service (http or https) whose timestamp goes into the "
+        "seal; empty: the seal carries no timestamp.",
+    )
     demo_password: str = _setting(
         "TAVOLI_DEMO_PASSWORD",
         "tavoli-demo-bologna",
@@ -179,6 +197,10 @@ class Settings:
             "postgres",
         ):
             raise SettingsError("TAVOLI_BROKER_URL must start with memory://, redis:// or postgresql://.")
+        if self.tsa_url and (
+            urlsplit(self.tsa_url).scheme not in ("http", "https") or not urlsplit(self.tsa_url).hostname
+        ):
+            raise SettingsError(f"TAVOLI_TSA_URL must be an absolute http(s) address, not {self.tsa_url!r}.")
         for name in (
             "session_hours",
             "login_failures_per_address",

@@ -1,0 +1,278 @@
+"""A version's stored PDF/A is made once (racing callers keep one), and the institution's PAdES seal of a
+protocol in force validates with pyHanko against the test root; without a certificate the PDF says
+plainly that it is not sealed. Nothing here touches the network."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pypdf
+import pytest
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation.pdf_embedded import PdfSignatureStatus
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+
+from server.config import Settings, SettingsError
+from server.db.models import ProtocolStatus, ProtocolVersion
+from server.db.session import Database
+from server.domain import protocol_keys, protocol_seal
+from server.domain.errors import NotFound
+from server.domain.protocol_keys import ServerKey
+from server.domain.protocol_seal import SealError
+from server.domain.protocol_text import canonical, text_sha256
+from tests.qualified_ca import TestCA, pkcs12
+from tests.test_signatures import TEXT, World, build, sign_as, status
+
+TEXT_SHA = text_sha256(canonical(TEXT))
+PASSWORD = "seal-password"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Any attempt to reach another host fails the test (the PDF worker talks through pipes; a
+    PostgreSQL test database is on the loopback)."""
+    attempts: list[object] = []
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def local(address: object) -> bool:
+        host = address[0] if isinstance(address, tuple) else None
+        return host is None or host in ("127.0.0.1", "::1", "localhost")
+
+    def guarded(self: socket.socket, address: object) -> None:
+        if not local(address):
+            attempts.append(address)
+            raise AssertionError(f"the network was touched: {address!r}")
+        connect(self, address)  # type: ignore[arg-type]
+
+    def guarded_ex(self: socket.socket, address: object) -> int:
+        if not local(address):
+            attempts.append(address)
+            raise AssertionError(f"the network was touched: {address!r}")
+        return connect_ex(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_ex)
+    yield attempts
+    assert attempts == []
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> ServerKey:
+    return protocol_keys.create_key_file(tmp_path / "signing.key")
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    return TestCA.make()
+
+
+@pytest.fixture
+def seal(ca: TestCA) -> protocol_seal.Seal:
+    return protocol_seal.load_seal(pkcs12(ca.seal_identity(), PASSWORD.encode()), PASSWORD)
+
+
+@pytest.fixture
+async def world(database: Database, password_hash: str) -> World:
+    return await build(database, password_hash)
+
+
+@pytest.fixture
+async def in_force(database: Database, world: World, key: ServerKey) -> World:
+    await sign_as(database, world, key, 0)
+    await sign_as(database, world, key, 1)
+    assert await status(database, world.protocol_id) is ProtocolStatus.in_force
+    return world
+
+
+def pages(pdf: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    return [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+
+
+async def kept(database: Database, version_id: int) -> tuple[bytes | None, str | None]:
+    async with database.read() as session:
+        version = await session.get_one(ProtocolVersion, version_id)
+        return (bytes(version.pdf) if version.pdf is not None else None), version.pdf_sha256
+
+
+async def refuse_to_render(document: str) -> bytes:
+    raise AssertionError("rendered again")
+
+
+# --- the stored PDF -----------------------------------------------------------------------------------
+
+
+async def test_a_versions_pdf_is_made_once_with_the_texts_sha256_on_its_first_page(database, world):
+    async with database.read() as session:
+        assert await protocol_seal.stored_pdf_of(session, world.version_id) is None
+
+    pdf = await protocol_seal.stored_pdf(database, world.version_id)
+
+    assert pdf.startswith(b"%PDF-")
+    first = pages(pdf)[0]
+    assert TEXT_SHA in first.replace(" ", "")
+    assert "Protocollo appalti «2031»" in first
+    assert "versione 1 del testo" in first
+    assert "firma digitale" in first
+    assert await kept(database, world.version_id) == (pdf, hashlib.sha256(pdf).hexdigest())
+    # Asked again, the same bytes, never rendered again.
+    assert await protocol_seal.stored_pdf(database, world.version_id, render=refuse_to_render) == pdf
+    async with database.read() as session:
+        assert await protocol_seal.stored_pdf_of(session, world.version_id) == pdf
+        assert await protocol_seal.stored_pdf(session, world.version_id, render=refuse_to_render) == pdf
+
+
+async def test_racing_callers_each_render_and_all_get_the_one_kept(database, world):
+    callers = 4
+    arrived: list[int] = []
+    everyone_rendered = asyncio.Event()
+
+    async def render(document: str) -> bytes:
+        # Every caller has read "no PDF yet" and rendered before any of them stores: the race.
+        arrived.append(len(arrived))
+        candidate = f"%PDF-1.7 candidate {arrived[-1]}\n".encode()
+        if len(arrived) == callers:
+            everyone_rendered.set()
+        await everyone_rendered.wait()
+        return candidate
+
+    results = await asyncio.gather(
+        *(protocol_seal.stored_pdf(database, world.version_id, render=render) for _ in range(callers))
+    )
+
+    assert len(arrived) == callers
+    assert len(set(results)) == 1
+    stored, sha = await kept(database, world.version_id)
+    assert stored == results[0]
+    assert stored in {f"%PDF-1.7 candidate {n}\n".encode() for n in range(callers)}
+    assert sha == hashlib.sha256(stored).hexdigest()
+
+
+async def test_keeping_a_second_pdf_changes_nothing(database, world):
+    async with database.transaction() as session:
+        first = await protocol_seal.keep_pdf(session, world.version_id, b"%PDF-first")
+    async with database.transaction() as session:
+        second = await protocol_seal.keep_pdf(session, world.version_id, b"%PDF-second")
+
+    assert first == second == b"%PDF-first"
+    assert await kept(database, world.version_id) == (b"%PDF-first", hashlib.sha256(b"%PDF-first").hexdigest())
+
+
+async def test_a_version_that_does_not_exist(database, world):
+    with pytest.raises(NotFound) as refused:
+        await protocol_seal.stored_pdf(database, world.version_id + 99, render=refuse_to_render)
+    assert "versione" in str(refused.value.args[0]) or "version" in str(refused.value.args[0])
+    async with database.read() as session:
+        with pytest.raises(NotFound):
+            await protocol_seal.stored_pdf_of(session, world.version_id + 99)
+    async with database.read() as session:
+        count = len((await session.scalars(select(ProtocolVersion).where(ProtocolVersion.pdf.is_not(None)))).all())
+    assert count == 0
+
+
+# --- the seal -----------------------------------------------------------------------------------------
+
+
+async def validate(pdf: bytes, *roots: TestCA) -> PdfSignatureStatus:
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert len(reader.embedded_signatures) == 1
+    signature = reader.embedded_signatures[0]
+    assert signature.field_name == protocol_seal.SEAL_FIELD
+    context = ValidationContext(
+        trust_roots=[asn1_x509.Certificate.load(ca.root_der) for ca in roots],
+        allow_fetching=False,
+        revocation_mode="soft-fail",
+    )
+    return await async_validate_pdf_signature(signature, context)
+
+
+async def test_the_sealed_pdf_of_a_protocol_in_force_validates_against_the_test_root(database, in_force, ca, seal):
+    printed, pdf = await protocol_seal.sealed_pdf(database, in_force.protocol_id, seal=seal)
+
+    assert printed.status is ProtocolStatus.in_force
+    checked = await validate(pdf, ca)
+    assert checked.intact
+    assert checked.valid
+    assert checked.trusted
+    assert checked.docmdp_ok  # a certification allowing no change: none made
+    assert checked.signing_cert.subject.native["organization_name"] == "Città metropolitana di Bologna"
+    text = pages(pdf)
+    assert "sigillato da Città metropolitana di Bologna" in text[0]
+    assert "non è sigillato" not in " ".join(text)
+    assert TEXT_SHA in text[0].replace(" ", "")
+    assert "Firme" in " ".join(text)  # the signature page
+
+
+async def test_the_seal_is_not_trusted_under_another_root(database, in_force, seal):
+    _printed, pdf = await protocol_seal.sealed_pdf(database, in_force.protocol_id, seal=seal)
+
+    checked = await validate(pdf, TestCA.make("Altra CA"))
+    assert checked.intact
+    assert checked.valid
+    assert not checked.trusted
+
+
+async def test_without_a_certificate_the_pdf_says_plainly_it_is_not_sealed(database, in_force):
+    _printed, pdf = await protocol_seal.sealed_pdf(database, in_force.protocol_id, seal=None)
+
+    assert PdfFileReader(io.BytesIO(pdf)).embedded_signatures == []
+    first = pages(pdf)[0]
+    assert "Questo PDF non è sigillato dalla Città metropolitana di Bologna" in first
+    assert "nessun certificato di sigillo elettronico" in first
+
+
+async def test_a_protocol_not_in_force_is_not_sealed_and_says_why(database, world, seal):
+    _printed, pdf = await protocol_seal.sealed_pdf(database, world.protocol_id, seal=seal)
+
+    assert PdfFileReader(io.BytesIO(pdf)).embedded_signatures == []
+    assert "solo un protocollo in vigore è sigillato" in pages(pdf)[0]
+
+
+async def test_a_protocol_never_frozen_has_no_pdf(database, world, seal):
+    with pytest.raises(NotFound):
+        await protocol_seal.sealed_pdf(database, world.protocol_id + 99, seal=seal, render=refuse_to_render)
+
+
+# --- the seal's settings --------------------------------------------------------------------------
+
+
+def test_the_seal_comes_from_the_settings(tmp_path, ca):
+    path = tmp_path / "seal.p12"
+    path.write_bytes(pkcs12(ca.seal_identity(), PASSWORD.encode()))
+
+    assert protocol_seal.seal_from_settings(Settings()) is None
+    seal = protocol_seal.seal_from_settings(Settings(seal_p12=str(path), seal_password=PASSWORD))
+    assert seal is not None
+    assert (seal.name, seal.issuer, seal.tsa_url) == (
+        "Città metropolitana di Bologna",
+        "Tavoli Test Qualified CA",
+        "",
+    )
+    assert seal.timestamper() is None
+    stamped = protocol_seal.load_seal(path, PASSWORD, tsa_url="https://tsa.example.org/tsr")
+    assert stamped.timestamper() is not None
+
+
+def test_a_seal_that_cannot_be_used_is_refused_saying_why(tmp_path, ca):
+    path = tmp_path / "seal.p12"
+    path.write_bytes(pkcs12(ca.seal_identity(), PASSWORD.encode()))
+
+    with pytest.raises(SealError) as wrong:
+        protocol_seal.load_seal(path, "not-the-password")
+    assert "password" in str(wrong.value.args[0])
+    with pytest.raises(SealError) as missing:
+        protocol_seal.seal_from_settings(Settings(seal_p12=str(tmp_path / "nowhere.p12"), seal_password=PASSWORD))
+    assert "nowhere.p12" in str(missing.value.args[0])
+    with pytest.raises(SealError):
+        protocol_seal.load_seal(b"%PDF-1.7 not a PKCS#12 file", PASSWORD)
+    with pytest.raises(SettingsError) as tsa:
+        Settings.from_env({"TAVOLI_TSA_URL": "ftp://tsa.example.org"})
+    assert "TAVOLI_TSA_URL" in str(tsa.value)
