@@ -59,7 +59,33 @@ def path_values(board):
         "comment_id": board.comment().id,
         "decision_id": _decision(board).id,
         "version_id": 1,  # a published version of the minutes: none here, so its routes answer 404 at most
+        **_protocol(board),
     }
+
+
+def _protocol(board):
+    """A draft protocol of the board's table with a party (CNA, not the member's organisation: the
+    member may not write its text) and a PDF annex (tests/test_protocols_web.py tests the rest)."""
+    from server.domain import protocol_annexes, protocol_parties, protocols
+    from server.domain.actions import Actor
+
+    secretary = Actor(board.secretary.id, Role.secretary)
+
+    async def make(session):
+        values = protocols.parse_protocol(kind="procurement", title="Protocollo appalti")
+        protocol = await protocols.create_protocol(session, board.table, values, actor=secretary)
+        signers = protocol_parties.parse_party(
+            organisation=str(board.cna.id), external_name="", signatory="secretary@example.org", substitute=""
+        )
+        party = await protocol_parties.add_party(session, board.table, protocol.id, signers, actor=secretary)
+        annex = await protocol_annexes.add_annex(
+            session, board.table, protocol.id, name="A", filename="a.pdf", data=b"%PDF-1.4\n", actor=secretary
+        )
+        return {"protocol_id": protocol.id, "party_id": party.id, "annex_id": annex.id, "commitment_id": 1}
+
+    if not hasattr(board, "_protocol_values"):
+        board._protocol_values = board.seed.run(make)
+    return board._protocol_values
 
 
 def _decision(board):
