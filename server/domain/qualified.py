@@ -104,6 +104,14 @@ async def _find(session: AsyncSession, table: Table, protocol_id: int, party_id:
     return protocol, party
 
 
+async def _signature_of(session: AsyncSession, version_id: int, party_id: int) -> Signature | None:
+    return await session.scalar(
+        select(Signature)
+        .where(Signature.version_id == version_id, Signature.party_id == party_id)
+        .execution_options(populate_existing=True)
+    )
+
+
 def _refuse_status(protocol: Protocol, party: ProtocolParty, version: ProtocolVersion | None) -> None:
     adhesion = protocol.status is ProtocolStatus.in_force and party.adhering
     if version is None or (protocol.status is not ProtocolStatus.open and not adhesion):
@@ -161,30 +169,27 @@ async def record_qualified(
         raise Invalid(
             {"file": _("The protocol's PDF to sign has not been made yet: download it, sign it, then upload it.")}
         )
+    same = await _signature_of(session, version.id, party.id)
+    if same is not None and same.file is not None and bytes(same.file) == data:
+        return same  # the same file again: its signature back, nothing changes
     actor = await session.get(User, actor_user_id)
     if not await accounts.password_matches(actor, password):
         raise Invalid({"password": _("The password is not right: nothing was signed.")})
     assert actor is not None  # a password only matches an account
     signatory = await session.get(User, party.signatory_id) if party.signatory_id else None
     substitute = await session.get(User, party.substitute_id) if party.substitute_id else None
-    designated = actor if role != CHAIR else signatory
-    designated_name = designated.name if designated is not None else ""
+    designated = [person.name for person in (signatory, substitute) if person is not None]
     check = await check_upload(
         data,
         stored_pdf=bytes(version.pdf),
         trust_roots=roots,
-        designated_name=designated_name,
+        designated_name=designated[0] if designated else actor.name,
         now=now,
         max_bytes=max_bytes,
     )
-    if (
-        role == CHAIR
-        and "name_differs" in check.warning_codes
-        and substitute is not None
-        and check.signer_name
-        and same_person(check.signer_name, substitute.name)
-    ):
-        check.warning_codes.remove("name_differs")
+    if check.signer_name and any(same_person(check.signer_name, name) for name in designated):
+        # the party's substitute signed (or its signatory, uploaded by the substitute): no warning
+        check.warning_codes.clear()
         check.warnings.clear()
     if not check.accepted:
         raise Invalid({"file": " ".join(check.reasons)})
@@ -200,11 +205,7 @@ async def record_qualified(
     version = await protocols.current_version(session, protocol.id)
     _refuse_status(protocol, party, version)
     assert version is not None
-    existing = await session.scalar(
-        select(Signature)
-        .where(Signature.version_id == version.id, Signature.party_id == party.id)
-        .execution_options(populate_existing=True)
-    )
+    existing = await _signature_of(session, version.id, party.id)
     if existing is not None:
         if existing.file is not None and hashlib.sha256(bytes(existing.file)).hexdigest() == check.file_sha256:
             return existing

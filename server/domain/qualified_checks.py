@@ -33,6 +33,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 from asn1crypto import cms, pem  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
+from babel.numbers import format_decimal
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -46,7 +47,7 @@ from pyhanko.sign.validation.generic_cms import (
 from pyhanko.sign.validation.status import SignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
-from server.i18n import _
+from server.i18n import _, current_locale
 
 __all__ = [
     "CADES",
@@ -124,25 +125,31 @@ class QualifiedCheck:
 # --- trust roots -------------------------------------------------------------------------------------
 
 
+CERTIFICATE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".der"})
+
+
 def trust_roots(folder: Path) -> list[Certificate]:
-    """The certificates (PEM, one or many per file, or DER) in `folder`: the trust anchors of the
-    qualified signatures. Files that hold no certificate (README, .gitignore) are skipped; a missing
-    folder gives none (then every qualified signature is refused as untrusted)."""
+    """The certificates in `folder`'s `.pem`, `.crt`, `.cer` and `.der` files (PEM, one or many per
+    file, or DER): the trust anchors of the qualified signatures. Other files (README.md, .gitignore)
+    and what is not a certificate are skipped; a missing folder gives none (then every qualified
+    signature is refused as untrusted)."""
     roots: list[Certificate] = []
     if not folder.is_dir():
         return roots
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
+        if not path.is_file() or path.suffix.lower() not in CERTIFICATE_SUFFIXES:
             continue
         data = path.read_bytes()
-        if pem.detect(data):
-            for kind, _headers, der in pem.unarmor(data, multiple=True):
-                if kind == "CERTIFICATE":
-                    roots.append(asn1_x509.Certificate.load(der))
-            continue
         try:
+            if pem.detect(data):
+                for kind, _headers, der in pem.unarmor(data, multiple=True):
+                    if kind == "CERTIFICATE":
+                        cert = asn1_x509.Certificate.load(der)
+                        cert.native  # noqa: B018 (parses every field: raises on what is not a certificate)
+                        roots.append(cert)
+                continue
             cert = asn1_x509.Certificate.load(data, strict=True)
-            cert.native  # noqa: B018 (parses every field: raises on what is not a certificate)
+            cert.native  # noqa: B018
         except (ValueError, TypeError):
             continue
         roots.append(cert)
@@ -627,6 +634,10 @@ async def _check_pdf(
     await _revocation(check, run_first, crls, ocsps, roots, now)
 
 
+def _megabytes(size: int) -> str:
+    return format_decimal(size / 1_048_576, format="0.0", locale=current_locale())
+
+
 async def check_upload(
     data: bytes,
     *,
@@ -645,7 +656,7 @@ async def check_upload(
         check.refuse(
             "too_large",
             _("The file is too large: {size} MB, at most {limit} MB.").format(
-                size=round(len(data) / 1_048_576, 1), limit=round(max_bytes / 1_048_576, 1)
+                size=_megabytes(len(data)), limit=_megabytes(max_bytes)
             ),
         )
         return check
