@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import shutil
 import socket
+import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +26,14 @@ from sqlalchemy import select
 from server.config import Settings, SettingsError
 from server.db.models import ProtocolStatus, ProtocolVersion
 from server.db.session import Database
-from server.domain import protocol_keys, protocol_seal
+from server.domain import protocol_bundle, protocol_keys, protocol_seal, qualified
 from server.domain.errors import NotFound
 from server.domain.protocol_keys import ServerKey
 from server.domain.protocol_seal import SealError
 from server.domain.protocol_text import canonical, text_sha256
-from tests.qualified_ca import TestCA, pkcs12
+from tests.conftest import need
+from tests.qualified_ca import TestCA, pkcs12, sample_pdf, sign_cades, sign_pades
+from tests.support import PASSWORD as PASSWORD_OF_ACCOUNTS
 from tests.test_signatures import TEXT, World, build, sign_as, status
 
 TEXT_SHA = text_sha256(canonical(TEXT))
@@ -276,3 +281,112 @@ def test_a_seal_that_cannot_be_used_is_refused_saying_why(tmp_path, ca):
     with pytest.raises(SettingsError) as tsa:
         Settings.from_env({"TAVOLI_TSA_URL": "ftp://tsa.example.org"})
     assert "TAVOLI_TSA_URL" in str(tsa.value)
+
+
+# --- the bundle's qualified files and VERIFY.md's commands --------------------------------------------
+
+
+async def sample_render(document: str) -> bytes:
+    return sample_pdf("Protocollo appalti - versione 1")
+
+
+async def record(database: Database, world: World, key: ServerKey, n: int, data: bytes, name: str, ca: TestCA) -> None:
+    async with database.transaction() as session:
+        await qualified.record_qualified(
+            session,
+            world.table,
+            world.protocol_id,
+            party_id=world.parties[n],
+            data=data,
+            file_name=name,
+            actor_user_id=world.signatories[n].id,
+            password=PASSWORD_OF_ACCOUNTS,
+            accept_warning=False,
+            key=key,
+            roots=[asn1_x509.Certificate.load(ca.root_der)],
+        )
+
+
+def unpack(data: bytes, folder: Path) -> Path:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(folder)
+    (inside,) = list(folder.iterdir())
+    return inside
+
+
+def qualified_commands(verify_md: str) -> list[str]:
+    section = verify_md.split("## Firme digitali qualificate", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line]
+
+
+def run(command: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, shell=True, cwd=folder, capture_output=True, text=True, check=False)  # noqa: S602
+
+
+async def test_the_bundle_holds_each_qualified_file_and_verify_md_checks_them(
+    database, password_hash, key, ca, tmp_path
+):
+    if shutil.which("openssl") is None:
+        need("openssl is not installed")
+    world = await build(database, password_hash, parties=3)
+    people = [ca.person("Firma", organisation, fiscal_code=None) for organisation in world.organisations]
+    stored = await protocol_seal.stored_pdf(database, world.version_id, render=sample_render)
+    await record(database, world, key, 0, await sign_pades(stored, people[0]), "firmato.pdf", ca)
+    await record(database, world, key, 1, await sign_cades(stored, people[1], pem=True), "firmato.pdf.p7m", ca)
+    await record(database, world, key, 2, await sign_cades(stored, people[2], detached=True), "firma.p7s", ca)
+    assert await status(database, world.protocol_id) is ProtocolStatus.in_force
+    async with database.read() as session:
+        made = await protocol_bundle.bundle(session, world.protocol_id)
+
+    folder = unpack(made, tmp_path / "bundle")
+    assert (folder / "text.pdf").read_bytes() == stored
+    assert sorted(path.name for path in (folder / "qualified").iterdir()) == ["01.pdf", "02.p7m", "03.p7s"]
+    assert run("sha256sum -c SHA256SUMS", folder).returncode == 0
+    assert run("python3 verify.py", folder).returncode == 0  # the statements' seals, as for any signature
+    verify_md = (folder / "VERIFY.md").read_text("utf-8")
+    assert "01.pdf — CGIL Bologna (Firma CGIL Bologna)" in verify_md
+    (folder / "CA.pem").write_bytes(ca.root_pem)
+    commands = qualified_commands(verify_md)
+    assert [c for c in commands if c.startswith("pyhanko ")] == [
+        "pyhanko sign validate --pretty-print --trust CA.pem --trust-replace qualified/01.pdf"
+    ]  # pyHanko's command line is not installed here: the library checked the same file on upload
+    outputs = []
+    for command in commands:
+        if command.startswith("pyhanko "):
+            continue
+        done = run(command, folder)
+        assert done.returncode == 0, (command, done.stderr)
+        outputs.append(done.stdout.split()[0] if done.stdout.strip() else "")
+    # Each file's SHA-256 (sha256sum) is the one its sealed statement binds (python3 -c …).
+    hashes = [line for line in outputs if len(line) == 64]
+    assert len(hashes) == 6
+    assert hashes[0::2] == hashes[1::2]
+
+    # Another PDF in place of text.pdf: the PAdES file does not begin with it, the .p7m does not hold
+    # it, the detached signature is broken.
+    (folder / "text.pdf").write_bytes(sample_pdf("Un altro testo"))
+    failed = [
+        c for c in commands if not c.startswith(("pyhanko ", "sha256sum ", "python3 ")) and run(c, folder).returncode
+    ]
+    assert len(failed) == 3
+    assert failed[0].startswith("head -c")
+    assert failed[1].startswith("cmp 02-content.pdf")
+    assert "-content text.pdf" in failed[2]
+    # And a CA that did not issue the certificates: OpenSSL refuses them.
+    (folder / "text.pdf").write_bytes(stored)
+    (folder / "CA.pem").write_bytes(TestCA.make("Altra CA").root_pem)
+    refused = [c for c in commands if c.startswith("openssl ") and run(c, folder).returncode]
+    assert len(refused) == 2
+
+
+async def test_a_bundle_without_qualified_signatures_says_nothing_of_them(database, world, key):
+    await sign_as(database, world, key, 0)
+    async with database.read() as session:
+        made = await protocol_bundle.bundle(session, world.protocol_id)
+    with zipfile.ZipFile(io.BytesIO(made)) as archive:
+        names = archive.namelist()
+        verify_md = next(archive.read(name) for name in names if name.endswith("VERIFY.md")).decode()
+    assert not [name for name in names if "/qualified/" in name or name.endswith("/text.pdf")]
+    assert "Firme digitali qualificate" not in verify_md
+    assert "qualified" not in verify_md

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Organisation, Protocol, ProtocolParty, ProtocolVersion, Signature, Table, User
-from server.domain import protocol_keys, protocols
+from server.domain import protocol_keys, protocols, qualified_bundle
 from server.domain.errors import NotFound
 from server.domain.protocol_keys import ServerKey
 from server.domain.signatures import annex_bytes
@@ -141,6 +141,10 @@ async def bundle(
     for item in signed:
         files[f"signatures/{item.number:02d}.json"] = item.statement
         files[f"signatures/{item.number:02d}.sig"] = item.seal
+    qualified = qualified_bundle.qualified_files(
+        [(item.number, item.organisation, item.signer, row[0]) for item, row in zip(signed, rows, strict=True)]
+    )
+    files.update(qualified_bundle.bundle_files(qualified, version))
     files["jwks.json"] = (json.dumps(keys, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     pem_files = []
     for key in keys["keys"]:
@@ -149,15 +153,18 @@ async def bundle(
         files[path] = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         pem_files.append((key["kid"], path))
     files["verify.py"] = verify_script(protocol_id, version.number).encode("utf-8")
-    files["VERIFY.md"] = verify_document(
-        title=protocol.title,
-        table=slug,
-        protocol_id=protocol_id,
-        version=version,
-        annexes=annex_files,
-        signed=signed,
-        waiting=list(waiting),
-        base_url=base_url,
+    files["VERIFY.md"] = (
+        verify_document(
+            title=protocol.title,
+            table=slug,
+            protocol_id=protocol_id,
+            version=version,
+            annexes=annex_files,
+            signed=signed,
+            waiting=list(waiting),
+            base_url=base_url,
+        )
+        + qualified_bundle.verify_section(qualified, version)
     ).encode("utf-8")
     files[SUMS] = "".join(f"{_sha256(files[path])}  {path}\n" for path in sorted(files)).encode("utf-8")
     moment = version.created_at.astimezone(UTC)
