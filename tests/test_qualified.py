@@ -11,6 +11,7 @@ the chair accepting a name that differs, the protocol in force once every party 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -556,3 +557,20 @@ async def test_the_parties_sign_in_order_with_a_firma_digitale_too(database, pas
         await upload(database, ordered, key, roots, await sign_cades(STORED, ca.person("Mario", "Rossi")), party=1)
     assert raised.value.errors == {"party": "Le parti firmano in ordine: prima deve firmare CGIL Bologna (ordine)."}
     assert await count(database, Signature) == 0
+
+
+async def test_uploads_at_once_for_one_party_leave_one_signature_and_one_event(database, world, key, ca, roots):
+    mario = ca.person("Mario", "Rossi")
+    files = [await sign_cades(STORED, mario) for _ in range(6)]
+    results = await asyncio.gather(
+        *(upload(database, world, key, roots, data) for data in files), return_exceptions=True
+    )
+    recorded = [result for result in results if isinstance(result, Signature)]
+    refusals = [result for result in results if not isinstance(result, Signature)]
+    assert len(recorded) == 1
+    assert all(isinstance(error, Invalid) for error in refusals), refusals
+    assert {error.errors["file"] for error in refusals if isinstance(error, Invalid)} <= {
+        "Questa parte ha già firmato questa versione del protocollo."
+    }
+    assert await count(database, Signature) == 1
+    assert await kinds(database, world.table.id) == ["protocol.signed"]
