@@ -51,6 +51,7 @@ __all__ = [
     "sign_pades",
     "signer_of",
     "with_crls",
+    "with_dss",
 ]
 
 DAY = timedelta(days=1)
@@ -363,3 +364,21 @@ def with_crls(p7m: bytes, ca: TestCA, revoked: Sequence[x509.Certificate] = ()) 
         ]
     )
     return info.dump(force=True)  # type: ignore[no-any-return]
+
+
+def with_dss(signed_pdf: bytes, ca: TestCA, revoked: Sequence[x509.Certificate] = ()) -> bytes:
+    """The signed PDF with a document security store (an incremental update after the signature, as
+    PAdES-LT adds it) carrying the root's and the intermediate's CRLs."""
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    out = io.BytesIO(signed_pdf)
+    DocumentSecurityStore.add_dss(
+        out,
+        None,
+        crls=[
+            asn1_crl.CertificateList.load(crl(ca.root)),
+            asn1_crl.CertificateList.load(crl(ca.intermediate, revoked)),
+        ],
+        strict=False,
+    )
+    return out.getvalue()

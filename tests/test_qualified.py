@@ -40,6 +40,7 @@ from tests.qualified_ca import (
     sign_cades,
     sign_pades,
     with_crls,
+    with_dss,
 )
 from tests.support import PASSWORD
 from tests.test_signatures import World, build, count, kinds, status
@@ -574,3 +575,11 @@ async def test_uploads_at_once_for_one_party_leave_one_signature_and_one_event(d
     }
     assert await count(database, Signature) == 1
     assert await kinds(database, world.table.id) == ["protocol.signed"]
+
+
+async def test_a_pades_with_its_crls_in_the_document_security_store_is_fully_valid(ca, roots):
+    mario = ca.person("Mario", "Rossi")
+    check = await checked(with_dss(await sign_pades(STORED, mario), ca), roots)
+    assert (check.status, check.format, check.reasons) == ("valid", "pades", [])
+    revoked = await checked(with_dss(await sign_pades(STORED, mario), ca, revoked=[mario.cert]), roots)
+    refused_with(revoked, "revoked", "Il certificato del firmatario è stato revocato.")

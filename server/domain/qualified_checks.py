@@ -247,6 +247,21 @@ def _revocation_info(signed: cms.SignedData) -> tuple[list[Any], list[Any]]:
     return crls, ocsps
 
 
+def _dss_revocation(reader: PdfFileReader) -> tuple[list[Any], list[Any]]:
+    """The CRLs and OCSP responses of the PDF's document security store (PAdES-LT), as DER bytes."""
+    root: Any = reader.root
+    if "/DSS" not in root:
+        return [], []
+    dss: Any = root["/DSS"]
+
+    def streams(key: str) -> list[Any]:
+        found = dss.get(key) if key in dss else None
+        items = [item.get_object() for item in found or []]
+        return [bytes(item.data) for item in items if isinstance(item, generic.StreamObject)]
+
+    return streams("/CRLs"), streams("/OCSPs")
+
+
 def _context(
     roots: Sequence[Certificate], now: datetime, *, crls: Sequence[Any] = (), ocsps: Sequence[Any] = (), hard: bool
 ) -> ValidationContext:
@@ -620,8 +635,7 @@ async def _check_pdf(
             )
         if not check.accepted:
             return
-    crls: list[Any] = []
-    ocsps: list[Any] = []
+    crls, ocsps = _dss_revocation(reader)
     for embedded in signatures:
         found_crls, found_ocsps = _revocation_info(embedded.signed_data)
         crls += found_crls
