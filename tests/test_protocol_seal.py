@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import shutil
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pypdf
 import pytest
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
@@ -24,8 +26,18 @@ from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
 from server.config import Settings, SettingsError
-from server.db.models import ProtocolStatus, ProtocolVersion
+from server.db.models import (
+    Organisation,
+    Protocol,
+    ProtocolParty,
+    ProtocolStatus,
+    ProtocolVersion,
+    Signature,
+    SignatureKind,
+)
 from server.db.session import Database
+from server.demo import load_demo
+from server.demo import qualified as demo_qualified
 from server.domain import protocol_bundle, protocol_keys, protocol_seal, qualified
 from server.domain.errors import NotFound
 from server.domain.protocol_keys import ServerKey
@@ -390,3 +402,44 @@ async def test_a_bundle_without_qualified_signatures_says_nothing_of_them(databa
     assert not [name for name in names if "/qualified/" in name or name.endswith("/text.pdf")]
     assert "Firme digitali qualificate" not in verify_md
     assert "qualified" not in verify_md
+
+
+# --- the demo -----------------------------------------------------------------------------------------
+
+
+async def test_the_demo_protocollo_appalti_has_one_party_signed_with_a_firma_digitale(database):
+    await load_demo(database, "una-password-demo-lunga", seeders=("server.demo.protocols",))
+
+    async with database.read() as session:
+        protocol = await session.scalar(select(Protocol).where(Protocol.title == demo_qualified.PROTOCOL))
+        assert protocol is not None
+        assert protocol.status is ProtocolStatus.in_force
+        rows = (
+            await session.execute(
+                select(Signature, Organisation.name)
+                .join(ProtocolParty, ProtocolParty.id == Signature.party_id)
+                .join(Organisation, Organisation.id == ProtocolParty.organisation_id)
+                .where(Signature.protocol_id == protocol.id)
+            )
+        ).all()
+        version = await session.get_one(ProtocolVersion, rows[0][0].version_id)
+    kinds = {name: signature.kind for signature, name in rows}
+    assert kinds.pop("CGIL Bologna") is SignatureKind.qualified
+    assert set(kinds.values()) == {SignatureKind.advanced}
+    signature = next(signature for signature, name in rows if name == "CGIL Bologna")
+    check = signature.file_check
+    assert check["status"] == "valid_revocation_unchecked"  # no network: never fully valid
+    assert (check["format"], check["signer_name"], check["fiscal_code"]) == (
+        "cades",
+        "Marco Zanotti",
+        "ZNTMRC70A01A944Q",
+    )
+    assert check["issuer"] == demo_qualified.CA_NAME
+    assert signature.file_name == "Protocollo appalti.pdf.p7m"
+    statement = json.loads(signature.statement)
+    assert statement["qualified"]["file"]["sha256"] == hashlib.sha256(signature.file).hexdigest()
+    # The .p7m holds exactly the version's stored PDF/A, made once.
+    assert version.pdf is not None
+    assert statement["qualified"]["pdf_sha256"] == version.pdf_sha256 == hashlib.sha256(version.pdf).hexdigest()
+    content = cms.ContentInfo.load(signature.file)["content"]["encap_content_info"]["content"].native
+    assert content == version.pdf

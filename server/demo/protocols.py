@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
 from server.db.models import Organisation, Role, Table, User
+from server.demo import qualified as demo_qualified
 from server.demo.world import DOMAIN, DemoWorld
 from server.domain import accounts, documents, protocol_keys, protocols, signatures
 from server.domain.actions import Actor
@@ -296,6 +297,7 @@ async def _protocol(session: AsyncSession, world: DemoWorld, table: Table, demo:
     if demo.status == "draft":
         return
     await protocols.open_for_signature(session, table, protocol.id, version=protocol.version, actor=chair)
+    await demo_qualified.sign_protocol(session, world, table, protocol.id, key)  # one party's firma digitale
     for party_id, signer in signers:
         await signatures.sign(
             session, table, protocol.id, party_id=party_id, actor_user_id=signer.id, password=world.password, key=key
