@@ -583,3 +583,15 @@ async def test_a_pades_with_its_crls_in_the_document_security_store_is_fully_val
     assert (check.status, check.format, check.reasons) == ("valid", "pades", [])
     revoked = await checked(with_dss(await sign_pades(STORED, mario), ca, revoked=[mario.cert]), roots)
     refused_with(revoked, "revoked", "Il certificato del firmatario è stato revocato.")
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+async def test_a_truncated_file_is_refused_never_an_error(ca, roots, cut):
+    for data in (
+        await sign_cades(STORED, ca.person("Mario", "Rossi")),
+        await sign_pades(STORED, ca.person("Mario", "Rossi")),
+    ):
+        check = await checked(data[: int(len(data) * cut)], roots)
+        assert check.status == "refused"
+        assert check.codes[0] in {"not_signature", "broken", "other_document", "modified"}
+        assert check.reasons

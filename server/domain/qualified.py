@@ -20,7 +20,6 @@ statement and in `file_check`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +52,7 @@ from server.domain.qualified_checks import (
     Certificate,
     QualifiedCheck,
     check_upload,
+    file_reasons,
     same_person,
     trust_roots,
 )
@@ -271,25 +271,3 @@ async def record_qualified(
     await session.flush()
     await protocols.record_signature_hook(session, signature, actor_id=actor_user_id)
     return signature
-
-
-def file_reasons(signature: Signature) -> list[str]:
-    """Why a qualified signature's kept file is not the one its sealed statement binds (its SHA-256
-    recomputed); none for an advanced signature or a file that matches."""
-    if signature.kind is not SignatureKind.qualified:
-        return []
-    try:
-        statement = json.loads(bytes(signature.statement).decode("utf-8"))
-        bound = statement["qualified"]["file"]["sha256"]
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return [_("The statement of this qualified signature does not bind its file.")]
-    if signature.file is None:
-        return [_("The file of this qualified signature is missing.")]
-    actual = hashlib.sha256(bytes(signature.file)).hexdigest()
-    if actual != bound:
-        return [
-            _("The kept file is not the one signed: its SHA-256 is {actual}, the statement binds {signed}.").format(
-                actual=actual, signed=bound
-            )
-        ]
-    return []

@@ -23,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import io
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -47,6 +48,7 @@ from pyhanko.sign.validation.generic_cms import (
 from pyhanko.sign.validation.status import SignatureStatus
 from pyhanko_certvalidator import ValidationContext
 
+from server.db.models import Signature, SignatureKind
 from server.i18n import _, current_locale
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "PADES",
     "QualifiedCheck",
     "check_upload",
+    "file_reasons",
     "fiscal_code_of",
     "same_person",
     "trust_roots",
@@ -648,6 +651,10 @@ async def _check_pdf(
     await _revocation(check, run_first, crls, ocsps, roots, now)
 
 
+# What pyHanko and asn1crypto raise on a malformed file.
+UNREADABLE = (PdfReadError, SignatureValidationError, ValueError, KeyError, TypeError, IndexError, AttributeError)
+
+
 def _megabytes(size: int) -> str:
     return format_decimal(size / 1_048_576, format="0.0", locale=current_locale())
 
@@ -674,17 +681,21 @@ async def check_upload(
             ),
         )
         return check
-    if data.lstrip()[:5] == b"%PDF-":
-        await _check_pdf(check, data, stored_pdf, trust_roots, now)
-    else:
-        signed = _signed_data(data)
-        if signed is None:
-            check.refuse(
-                "not_signature",
-                _("The file is not a signature: upload the signed PDF (PAdES) or the .p7m file (CAdES)."),
-            )
-            return check
-        await _check_cms(check, signed, stored_pdf, trust_roots, now)
+    try:
+        if data.lstrip()[:5] == b"%PDF-":
+            await _check_pdf(check, data, stored_pdf, trust_roots, now)
+        else:
+            signed = _signed_data(data)
+            if signed is None:
+                check.refuse(
+                    "not_signature",
+                    _("The file is not a signature: upload the signed PDF (PAdES) or the .p7m file (CAdES)."),
+                )
+                return check
+            await _check_cms(check, signed, stored_pdf, trust_roots, now)
+    except UNREADABLE as error:  # a malformed file: refused, never a server error
+        check.refuse("broken", _("The signature is broken: {detail}").format(detail=str(error)[:200]))
+        return check
     if check.accepted and check.signer_name and not same_person(check.signer_name, designated_name):
         check.warning_codes.append("name_differs")
         check.warnings.append(
@@ -694,3 +705,28 @@ async def check_upload(
             ).format(signer=check.signer_name, designated=designated_name)
         )
     return check
+
+
+# --- the kept file ---
+
+
+def file_reasons(signature: Signature) -> list[str]:
+    """Why a qualified signature's kept file is not the one its sealed statement binds (its SHA-256
+    recomputed); none for an advanced signature or a file that matches."""
+    if signature.kind is not SignatureKind.qualified:
+        return []
+    try:
+        statement = json.loads(bytes(signature.statement).decode("utf-8"))
+        bound = statement["qualified"]["file"]["sha256"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return [_("The statement of this qualified signature does not bind its file.")]
+    if signature.file is None:
+        return [_("The file of this qualified signature is missing.")]
+    actual = hashlib.sha256(bytes(signature.file)).hexdigest()
+    if actual != bound:
+        return [
+            _("The kept file is not the one signed: its SHA-256 is {actual}, the statement binds {signed}.").format(
+                actual=actual, signed=bound
+            )
+        ]
+    return []
