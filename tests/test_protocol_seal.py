@@ -5,6 +5,7 @@ plainly that it is not sealed. Nothing here touches the network."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import json
@@ -13,13 +14,21 @@ import socket
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pikepdf
 import pypdf
 import pytest
 from asn1crypto import cms
+from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
@@ -50,6 +59,7 @@ from tests.test_signatures import TEXT, World, build, sign_as, status
 
 TEXT_SHA = text_sha256(canonical(TEXT))
 PASSWORD = "seal-password"
+PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +119,11 @@ async def in_force(database: Database, world: World, key: ServerKey) -> World:
     return world
 
 
+def assert_pdfa(pdf: bytes) -> None:
+    with pikepdf.open(io.BytesIO(pdf)) as document, document.open_metadata() as xmp:
+        assert (xmp[f"{PDFAID}part"], xmp[f"{PDFAID}conformance"]) == ("2", "U")
+
+
 def pages(pdf: bytes) -> list[str]:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     return [" ".join((page.extract_text() or "").split()) for page in reader.pages]
@@ -134,6 +149,7 @@ async def test_a_versions_pdf_is_made_once_with_the_texts_sha256_on_its_first_pa
     pdf = await protocol_seal.stored_pdf(database, world.version_id)
 
     assert pdf.startswith(b"%PDF-")
+    assert_pdfa(pdf)
     first = pages(pdf)[0]
     assert TEXT_SHA in first.replace(" ", "")
     assert "Protocollo appalti «2031»" in first
@@ -219,6 +235,7 @@ async def test_the_sealed_pdf_of_a_protocol_in_force_validates_against_the_test_
     assert checked.intact
     assert checked.valid
     assert checked.trusted
+    assert_pdfa(pdf)  # the seal is an incremental update of the PDF/A
     assert checked.docmdp_ok  # a certification allowing no change: none made
     assert checked.signing_cert.subject.native["organization_name"] == "Città metropolitana di Bologna"
     text = pages(pdf)
@@ -226,6 +243,47 @@ async def test_the_sealed_pdf_of_a_protocol_in_force_validates_against_the_test_
     assert "non è sigillato" not in " ".join(text)
     assert TEXT_SHA in text[0].replace(" ", "")
     assert "Firme" in " ".join(text)  # the signature page
+
+
+async def test_with_a_tsa_the_seal_carries_a_timestamp_that_validates(database, in_force, ca, seal):
+    # pyHanko's dummy timestamping authority signs with RSA only: an RSA certificate from the test CA.
+    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(UTC)
+    issuer = ca.intermediate
+    tsa_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Tavoli Test TSA")]))
+        .issuer_name(issuer.cert.subject)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+        .sign(issuer.key, hashes.SHA256())
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(tsa_cert.public_bytes(serialization.Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            tsa_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        ),
+        certs_to_embed=[
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in (issuer.cert, *issuer.chain)
+        ],
+    )
+    stamped = dataclasses.replace(seal, tsa_url="https://tsa.example.org/tsr")  # the stamper stands in for it
+
+    _printed, pdf = await protocol_seal.sealed_pdf(database, in_force.protocol_id, seal=stamped, timestamper=stamper)
+
+    checked = await validate(pdf, ca)
+    assert checked.trusted
+    assert checked.timestamp_validity is not None
+    assert checked.timestamp_validity.intact
+    assert checked.timestamp_validity.trusted
+    assert "con marca temporale" in pages(pdf)[0]
 
 
 async def test_the_seal_is_not_trusted_under_another_root(database, in_force, seal):
