@@ -421,6 +421,12 @@ async def test_a_valid_p7m_is_recorded_as_the_partys_sealed_signature(database, 
     assert file_reasons(signature) == [
         f"Il file conservato non è quello firmato: il suo SHA-256 è {actual}, la dichiarazione vincola {bound}."
     ]
+    async with database.transaction() as session:  # the stored file swapped: the signature shows broken
+        await session.execute(update(Signature).where(Signature.id == signature.id).values(file=changed))
+    async with database.read() as session:
+        [check] = await signatures.check_signatures(session, world.protocol_id)
+    assert not check.check.valid
+    assert check.check.reasons == file_reasons(signature)
 
 
 async def test_the_protocol_enters_into_force_when_the_last_party_signs_with_a_pades(database, world, key, ca, roots):

@@ -40,7 +40,7 @@ from server.db.models import (
     Table,
     User,
 )
-from server.domain import accounts, protocol_keys, protocols
+from server.domain import accounts, protocol_keys, protocols, qualified_checks
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.meetings import lock_table
 from server.domain.protocol_keys import ServerKey
@@ -318,6 +318,7 @@ def verify_signature(
             )
         )
     reasons.extend(reason for reason in check_version(version, annex_data).reasons if reason not in reasons)
+    reasons.extend(qualified_checks.file_reasons(signature))  # a firma digitale's file: the one the statement binds
     return Check(valid=not reasons, reasons=reasons)
 
 
