@@ -270,3 +270,17 @@ def test_a_private_tables_protocols_are_in_no_feed(client, board):
     assert entries(client.get("/verbali.atom").text) == []
     login(client, "member@example.org")
     assert client.get(f"/tavoli/{board.table.slug}/verbali.atom").status_code == 404
+
+
+def test_a_public_tables_face_lists_its_public_protocols_only(client, board):
+    make_public(board)
+    shown = in_force(client, board)
+    hidden = half_signed(client, board)
+    ps.draft(board, "Intesa per la buona occupazione")
+    client.cookies.clear()  # the public
+    home = client.get(f"/tavoli/{board.table.slug}")
+    assert home.status_code == 200
+    links = [a.attributes["href"] for a in css(home.text, "#public-protocols a")]
+    assert links == [page(board, shown.id)]
+    assert hidden.title not in " ".join(texts(home.text, "#public-protocols"))
+    assert texts(home.text, "#public-protocols li span") == ["· In vigore"]

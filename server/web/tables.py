@@ -25,6 +25,7 @@ from server.views.tables import MEMBERS
 from server.web.access import TableAccess, TableRoute
 from server.web.forms import is_htmx, number, query_id, redirect, render, text
 from server.web.live import present_on
+from server.web.public import public_protocols
 
 HISTORY_PAGE_SIZE = 50
 T = TypeVar("T")
@@ -41,6 +42,7 @@ async def table_home(request: Request, access: TableAccess) -> Response:
         async with _db(request).read() as session:
             data = {"table": access.table, "meetings": await meetings_of(session, access.table.id)}
             data["published_minutes"] = await published_of(session, access.table.id, limit=20)
+            data["public_protocols"] = await public_protocols(session, table_id=access.table.id, limit=20)
         return render(
             request, "tables/table.html", {**data, "audience": audience, "member_form": {}, "settings_form": {}}
         )
