@@ -32,7 +32,7 @@ from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.pdf_embedded import PdfSignatureStatus
 from pyhanko_certvalidator import ValidationContext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.config import Settings, SettingsError
 from server.db.models import (
@@ -209,6 +209,20 @@ async def test_a_version_that_does_not_exist(database, world):
     async with database.read() as session:
         count = len((await session.scalars(select(ProtocolVersion).where(ProtocolVersion.pdf.is_not(None)))).all())
     assert count == 0
+
+
+async def test_the_pdf_to_sign_is_the_current_versions(database, world):
+    async with database.transaction() as session:
+        await protocol_seal.keep_pdf(session, world.version_id, b"%PDF-kept")
+
+    name, pdf = await protocol_seal.pdf_to_sign(database, world.protocol_id)
+
+    assert (name, pdf) == (f"protocollo-{world.protocol_id}-v1.pdf", b"%PDF-kept")
+    async with database.transaction() as session:  # back to draft: no current version
+        await session.execute(update(ProtocolVersion).values(current=False))
+    with pytest.raises(NotFound) as refused:
+        await protocol_seal.pdf_to_sign(database, world.protocol_id)
+    assert "non è stato aperto alla firma" in str(refused.value.args[0])
 
 
 # --- the seal -----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.config import Settings
 from server.db.models import Protocol, ProtocolStatus, ProtocolVersion, Table
 from server.db.session import Database
-from server.domain import protocol_pdf, protocols, texts
+from server.domain import protocol_bundle, protocol_pdf, protocols, texts
 from server.domain.errors import DomainError, NotFound
 from server.domain.minutes_pdf import ISSUER
 from server.domain.protocol_pdf import PRINT_LOCALE, PrintedAnnex, PrintedLink, PrintedParty, PrintedProtocol
@@ -53,6 +53,7 @@ __all__ = [
     "SealError",
     "keep_pdf",
     "load_seal",
+    "pdf_to_sign",
     "seal_from_settings",
     "seal_pdf",
     "sealed_document",
@@ -212,6 +213,18 @@ async def stored_pdf(
     pdf = await make(document)
     async with source.transaction() as session:
         return await keep_pdf(session, version_id, pdf)
+
+
+async def pdf_to_sign(database: Database, protocol_id: int, *, base_url: str | None = None) -> tuple[str, bytes]:
+    """The file name and bytes of the stored PDF/A of the protocol's current version — what a party
+    downloads to sign with its firma digitale (made on the first download if opening did not make it).
+    NotFound for a protocol without a current version (a draft; one back in draft)."""
+    async with database.read() as session:
+        version = await protocols.current_version(session, protocol_id)
+        if version is None:
+            raise NotFound(_("This protocol has no frozen text yet: it has not been opened for signature."))
+        version_id, name = version.id, f"{protocol_bundle.bundle_file_name(protocol_id, version.number)}.pdf"
+    return name, await stored_pdf(database, version_id, base_url=base_url)
 
 
 # --- the seal ---------------------------------------------------------------------------------------
