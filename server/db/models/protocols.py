@@ -87,6 +87,11 @@ class ProtocolVersion(Base):
     # their firma digitale.
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The protocol in force printed with its signature page and sealed by the institution (PAdES),
+    # kept as sealed; `sealed_signatures` is how many signatures it shows (an adhesion makes it stale).
+    sealed_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    sealed_signatures: Mapped[int | None] = mapped_column(Integer)
     # The version signatures count for: False once the protocol went back to draft from it.
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
