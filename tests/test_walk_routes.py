@@ -98,11 +98,11 @@ def addresses(world: World, name: str, method: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if method == "GET":
         for who, pages in ((ACTOR, world.pages), (ANONYMOUS, world.anonymous_pages)):
-            found += [(who, a) for a in pages if (hit := ROUTES.find(a, "GET")) and hit[0].name == name]
+            found += [(who, a) for a in pages if any(r.name == name for r in ROUTES.reaching(a, "GET"))]
     else:
         for who, form in forms(world):
-            hit = ROUTES.find(form.action, form.method)
-            if form.method == method and hit and hit[0].name == name:
+            reached = ROUTES.reaching(form.action, form.method)
+            if form.method == method and any(r.name == name for r in reached):
                 found.append((who, form.action))
     if (name, method) in ADDRESSES:
         found.append((ACTOR, ADDRESSES[(name, method)].format(**world.values())))
@@ -177,11 +177,14 @@ def valid_posts(world: World, route: Route, method: str) -> Iterator[tuple[str, 
         by_shape[None] = [(ACTOR, form_of_the_table(world, route.name or "", method))]
     for shaped in by_shape.values():
         who, first = shaped[0]
+        files = frozenset(f.name for f in first.fields if f.kind == "file")  # an upload: sent as a browser does
         calls = [
             Call(
                 method,
                 form.action,
                 _filled(world, route.name or "", form, changed=changed),
+                encoding="multipart" if files else "form",
+                files=files,
                 label=f"valid from {form.page}",
             )
             for _who, form in shaped[:CANDIDATES]

@@ -119,6 +119,10 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
     ("record_my_position", "reservation"): "Sui tempi.",
     # A passage to leave out of the public copy must be in the text: the outline's title is.
     ("redact_minutes", "passages"): "Seduta",
+    # Signing asks for the signer's password again; a party's signers are accounts, by e-mail.
+    ("sign_protocol_post", "password"): PASSWORD,
+    ("update_protocol_party", "substitute"): "observer@example.org",
+    ("add_protocol_annex", "file"): "%PDF-1.4 un allegato",  # what a PDF starts with (tests/test_uploads.py)
 }
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
@@ -146,6 +150,7 @@ NOT_STORED: dict[str, str] = {
     "client_key": "an idempotency key the page made up, never shown: it may be cut (within its column)",
     "locale": "one of the languages (400 otherwise); stored when it is one",
     "minutes_text": "applied to the minutes' document as Yjs updates (binary; tests/test_minutes_web.py reads it)",
+    "protocol_text": "applied to the protocol's document as Yjs updates (binary; tests/test_protocols_web.py reads it)",
 }
 # Refusals that are allowed to write: (route name) -> the tables they may add rows to, and why.
 REFUSALS_THAT_WRITE: dict[str, tuple[set[str], str]] = {
@@ -389,6 +394,61 @@ async def publish_furnished_minutes(database: Any, directory: str, board: Board)
     )
 
 
+def furnish_protocols(seed: Seed, board: Board, key_file: str) -> None:
+    """Protocols at every point of their life, each reached from the table's list: a draft with a
+    party and an annex (its details, text, parties and annexes to change, to open); one open for
+    signature for which the chair signs (back to draft, the signing page and form, the bundle); one
+    in force with a commitment (its owner to assign)."""
+    from server.domain import documents, protocol_annexes, protocol_keys, protocol_parties, protocols, signatures
+    from server.domain.actions import Actor
+
+    chair = Actor(board.chair.id, Role.chair)
+    key = protocol_keys.ensure_key_file(key_file)[0]
+    ascom = board.ascom.name
+
+    async def make(session: AsyncSession, title: str, text: str, parties: list[tuple[int, str, str]]) -> Any:
+        values = protocols.parse_protocol(kind="procurement", title=title)
+        protocol = await protocols.create_protocol(session, board.table, values, actor=chair)
+        document = await protocols.protocol_document(session, protocol)
+        assert document is not None
+        await documents.apply_text(session, document.id, base=f"# {title}\n\n", new=text, user_id=chair.user_id)
+        for organisation_id, email, substitute in parties:
+            signers = protocol_parties.parse_party(
+                organisation=str(organisation_id), external_name="", signatory=email, substitute=substitute
+            )
+            await protocol_parties.add_party(session, board.table, protocol.id, signers, actor=chair)
+        return protocol
+
+    async def run(session: AsyncSession) -> None:
+        clause = f"# Testo\n\n### Impegno — {ascom} — entro 2032-01-31\n\nFare.\n"
+        cna_clause = clause.replace(ascom, board.cna.name)
+        draft = await make(session, "Protocollo in bozza", cna_clause, [(board.cna.id, "secretary@example.org", "")])
+        await protocol_annexes.add_annex(
+            session, board.table, draft.id, name="Allegato", filename="a.pdf", data=b"%PDF-1.4\n", actor=chair
+        )
+        parties = [(board.ascom.id, "chair@example.org", ""), (board.cgil.id, "member@example.org", "")]
+        opened = await make(session, "Protocollo aperto alla firma", clause, parties)
+        await protocols.open_for_signature(session, board.table, opened.id, version=opened.version, actor=chair)
+        # with a substitute: the commitment's action item has another owner to be given
+        signers = [(board.ascom.id, "chair@example.org", "observer@example.org")]
+        in_force = await make(session, "Protocollo in vigore", clause, signers)
+        moved = await protocols.open_for_signature(
+            session, board.table, in_force.id, version=in_force.version, actor=chair
+        )
+        states = await protocols.party_states(session, moved.protocol)
+        await signatures.sign(
+            session,
+            board.table,
+            in_force.id,
+            party_id=states[0].party.id,
+            actor_user_id=chair.user_id,
+            password=PASSWORD,
+            key=key,
+        )
+
+    seed.run(run)
+
+
 # --- one app and one seeded database for a whole walk -------------------------------------------
 #
 # Built once for the module (not with the per-test `client`/`board` fixtures of conftest.py, which it
@@ -424,7 +484,13 @@ def opened_world(template_database: str, folder: Path) -> Iterator[World]:
     else:
         shutil.copyfile(template_database, folder / "tavoli.db")
         url = f"sqlite+aiosqlite:///{folder / 'tavoli.db'}"
-    settings = Settings(database_url=url, base_url=BASE_URL, secret_key=SECRET, minutes_dir=str(folder / "minutes"))
+    settings = Settings(
+        database_url=url,
+        base_url=BASE_URL,
+        secret_key=SECRET,
+        minutes_dir=str(folder / "minutes"),
+        signing_key_file=str(folder / "signing.key"),
+    )
     with cheap_passwords() as password_hash, TestClient(create_app(settings), base_url=BASE_URL) as client:
         database = client.app.state.database  # type: ignore[attr-defined]
         assert client.portal is not None
@@ -432,6 +498,7 @@ def opened_world(template_database: str, folder: Path) -> Iterator[World]:
         seed = Seed(lambda change: portal.call(in_transaction, database, change), password_hash)
         board = Board(seed)
         furnish(seed, board)
+        furnish_protocols(seed, board, settings.signing_key_file)
         portal.call(publish_furnished_minutes, database, settings.minutes_dir, board)
         read = functools.partial(portal.call, in_read, database)
         walk = World(client, seed, read, board, actor_email="chair@example.org")
@@ -739,6 +806,13 @@ class Routes:
 
     def pairs(self) -> list[tuple[Route, str]]:
         return [(r, m) for r in self.routes for m in sorted((r.methods or set()) - {"HEAD"})]
+
+    def reaching(self, address: str, method: str) -> list[Route]:
+        """Every route that matches the address: a protocol's public face hands its people over to
+        the protocol's own route of the same address (server/web/public.py, `ProtocolFace`)."""
+        path = urlsplit(address).path
+        scope = {"type": "http", "path": path, "method": method}
+        return [route for route in self.routes if route.matches(scope)[0] is Match.FULL]
 
     def find(self, address: str, method: str) -> tuple[Route, dict[str, Any]] | None:
         path = urlsplit(address).path

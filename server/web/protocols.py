@@ -54,7 +54,7 @@ from server.views.protocols import LIST_PAGE, PROTOCOL_PAGE, SCREEN
 from server.views.regions import people_of
 from server.web.access import TableAccess, TableEndpoint, TableRoute, authorize, table_and_membership
 from server.web.editing import Refused, attempt
-from server.web.forms import new_client_key, number, optional_id, redirect, render, text
+from server.web.forms import bad_request, new_client_key, number, optional_id, redirect, render, text
 from server.web.live import live_query, present_on
 
 log = logging.getLogger(__name__)
@@ -439,12 +439,18 @@ async def add_annex(request: Request, access: TableAccess) -> Response:
     form = await request.form(max_files=1, max_fields=10)
     try:
         upload = form.get("file")
-        name = text(form, "name", 600).replace("\x00", "")
+        name = text(form, "name", 100_000)
+        if "\x00" in name:  # the security middleware lets a file's NUL bytes through, not a field's
+            raise bad_request()
         data, filename = b"", ""
         if isinstance(upload, UploadFile):
             data = await upload.read(limit + 1)
             filename = (upload.filename or "").replace("\x00", "")
         try:
+            if len(name) > protocol_annexes.NAME_LIMIT:
+                raise Invalid(
+                    {"name": _("The name can be at most {n} characters long.").format(n=protocol_annexes.NAME_LIMIT)}
+                )
             async with _db(request).transaction() as session:
                 await protocol_annexes.add_annex(
                     session,
