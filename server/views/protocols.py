@@ -124,7 +124,8 @@ async def people_of_organisations(
     )
     found: dict[int, dict[int, str]] = {}
     for organisation_id, user_id, name in rows.all():
-        found.setdefault(int(organisation_id), {})[int(user_id)] = str(name)
+        if organisation_id is not None:
+            found.setdefault(organisation_id, {})[user_id] = name
     return found
 
 
@@ -172,7 +173,7 @@ LIST_PAGE = (LIST,)
 
 
 def _say(sentence: str) -> Sentence:
-    return lambda payload: sentence.format(**{"organisation": "", "annex": "", **payload})
+    return lambda payload: sentence.format(**{"organisation": "", "annex": "", "superseded_by_title": "", **payload})
 
 
 def _sentences() -> Mapping[str, Sentence]:
@@ -187,10 +188,10 @@ def _sentences() -> Mapping[str, Sentence]:
         ProtocolEvent.opened: _say(_("opened the protocol «{title}» for signature")),
         ProtocolEvent.reopened: _say(_("took the protocol «{title}» back to draft")),
         ProtocolEvent.signed: _say(_("signed the protocol «{title}» for {organisation}")),
-        ProtocolEvent.in_force: _say(_("The protocol «{title}» is in force: every party has signed")),
+        ProtocolEvent.in_force: _say(_("brought the protocol «{title}» into force with the last signature")),
         ProtocolEvent.adhered: _say(_("adhered to the protocol «{title}» for {organisation}")),
-        ProtocolEvent.expired: _say(_("The protocol «{title}» has expired")),
-        ProtocolEvent.superseded: _say(_("The protocol «{title}» has been superseded")),
+        ProtocolEvent.expired: _say(_("marked the protocol «{title}» expired: its validity has ended")),
+        ProtocolEvent.superseded: _say(_("replaced the protocol «{title}» with «{superseded_by_title}», now in force")),
         ProtocolEvent.edited: _say(_("edited the text of the protocol «{title}»")),
     }
 
