@@ -52,7 +52,8 @@ async def test_signatures_appear_as_they_happen_and_the_last_brings_it_into_forc
         pages[name] = await browser.socket(screen(live_board, protocol.id))
         first = await next_message(pages[name])
         assert one(first, "#protocol").attributes["data-status"] == "open", "the current state comes first"
-        assert css(first, "#protocol-parties") and css(first, "#protocol-commitments")
+        assert css(first, "#protocol-parties")
+        assert css(first, "#protocol-commitments")
     table_home = await observer.socket(home(live_board))
     assert "protocols-in-force" in await message_with(table_home, 'id="protocols-in-force"')
 
@@ -63,7 +64,9 @@ async def test_signatures_appear_as_they_happen_and_the_last_brings_it_into_forc
         assert one(pushed, f"#party-{parties[0].id} .signature-check").attributes["data-check"] == "valid"
         assert one(pushed, f"#party-{parties[1].id}").attributes["data-signed"] == "no"
 
-    last = await secretary.post(f"{path(live_board, protocol.id)}/firma", {"party": parties[1].id, "password": PASSWORD})
+    last = await secretary.post(
+        f"{path(live_board, protocol.id)}/firma", {"party": parties[1].id, "password": PASSWORD}
+    )
     assert last.status_code == 303
     in_force_frames = {}
     for name, socket in pages.items():
@@ -98,7 +101,9 @@ async def test_opening_closes_the_texts_sockets_and_pushes_the_frozen_text(live_
     page = await member.socket(screen(live_board, protocol.id))
     await next_message(page)
     text_socket = await member.socket(f"/ws/docs/{document.id}")
-    opened = await chair.post(f"{path(live_board, protocol.id)}/apri", {"version": ps.current(live_board, protocol.id).version})
+    opened = await chair.post(
+        f"{path(live_board, protocol.id)}/apri", {"version": ps.current(live_board, protocol.id).version}
+    )
     assert opened.status_code == 303
     assert await closed_with(text_socket) == 4409
     pushed = await message_with(page, "protocol-text-sha256")
