@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from server.config import Settings
+from server.db.models import Event, Signature
 from server.domain import protocols
+from server.domain.protocols import ProtocolEvent
 from tests import protocols_support as ps
-from tests.live_support import closed_with, home, message_with, next_message
+from tests.live_support import closed_with, crowd, home, message_with, next_message
 from tests.support import PASSWORD, css, one
 
 
@@ -125,3 +128,21 @@ async def test_a_refused_step_pushes_nothing_and_says_why(live_board, people):
     )
     pushed = await message_with(page, "CNA Bologna")
     assert one(pushed, "#protocol").attributes["data-status"] == "draft"
+
+
+async def test_fifty_sign_requests_at_once_leave_one_signature_and_one_event(live_board, people):
+    protocol, parties = ps.ready(live_board)
+    member = await people("member@example.org")
+    answers = await crowd(
+        member, f"{path(live_board, protocol.id)}/firma", {"party": parties[0].id, "password": PASSWORD}
+    )
+    assert {answer.status_code for answer in answers} == {303}
+
+    async def counted(session: Any) -> tuple[int, int]:
+        signatures = await session.scalar(select(func.count()).select_from(Signature))
+        events = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.kind == ProtocolEvent.signed.value)
+        )
+        return signatures, events
+
+    assert live_board.seed.run(counted) == (1, 1)
