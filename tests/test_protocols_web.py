@@ -377,3 +377,57 @@ def test_an_external_partys_signer_reaches_that_protocol_and_nothing_else_of_the
     assert one(signed.text, f"#party-{external.id}").attributes["data-signed"] == "yes"
     assert client.get(f"{page(board, protocol.id)}/verifica.zip").status_code == 200
     assert count(board, ProtocolParty, ProtocolParty.external.is_(True)) == 1
+
+
+def sign_all(client: Any, board: Board, protocol_id: int, parties: list[Any]) -> Any:
+    answer = None
+    for email, party in (("member@example.org", parties[0]), ("secretary@example.org", parties[1])):
+        login(client, email)
+        answer = post(client, board, protocol_id, "firma", {"party": party.id, "password": "password-for-tests-only"})
+    return answer
+
+
+def test_a_party_adheres_to_a_protocol_in_force_by_signing_the_same_text(client, board):
+    protocol, parties = ps.ready(board)
+    sign_all(client, board, protocol.id, parties)
+    login(client, "secretary@example.org")
+    html = client.get(page(board, protocol.id)).text
+    assert one(html, "#protocol-party-form h2").text() == "Aggiungi una parte che aderisce"
+    added = post(
+        client,
+        board,
+        protocol.id,
+        "parti",
+        {"organisation": "", "external_name": "Logistica Futura S.p.A.", "signatory": "outsider@example.org"},
+    )
+    assert added.status_code == 200
+    adhering = [n for n in css(added.text, "#protocol-parties .protocol-party") if n.css(".party-adhering")]
+    assert len(adhering) == 1
+    party_id = int((adhering[0].attributes["id"] or "").removeprefix("party-"))
+    login(client, "outsider@example.org")
+    sign = client.get(f"{page(board, protocol.id)}/firma?parte={party_id}")
+    assert one(sign.text, ".sign-text-sha256").text() == hashlib.sha256(canonical(ps.TEXT)).hexdigest()
+    signed = post(client, board, protocol.id, "firma", {"party": party_id, "password": "password-for-tests-only"})
+    assert one(signed.text, f"#party-{party_id}").attributes["data-signed"] == "yes"
+    assert one(signed.text, "#protocol").attributes["data-status"] == "in_force"
+    assert count(board, Signature) == 3
+
+
+def test_a_new_protocol_supersedes_one_in_force_and_both_pages_link_each_other(client, board):
+    old, parties = ps.ready(board, "Protocollo appalti 2026")
+    sign_all(client, board, old.id, parties)
+    login(client, "chair@example.org")
+    form = client.get(f"{base(board)}/nuovo").text
+    assert one(form, f'#new-protocol-supersedes option[value="{old.id}"]').text() == "Protocollo appalti 2026"
+    data = {"kind": "procurement", "title": "Addendum 2027", "supersedes": str(old.id)}
+    made = post_form(client, f"{base(board)}/nuovo", data, page=f"{base(board)}/nuovo")
+    new = client.get(made.headers["location"]).text
+    assert one(new, "#protocol .protocol-supersedes a").text() == "Protocollo appalti 2026"
+    new_id = int(made.headers["location"].rsplit("/", 1)[-1])
+    shown = client.get(page(board, old.id)).text
+    assert one(shown, "#protocol .protocol-superseded-by a").attributes["href"] == page(board, new_id)
+    refused = post_form(
+        client, f"{base(board)}/nuovo", {**data, "supersedes": str(new_id)}, page=f"{base(board)}/nuovo"
+    )
+    assert refused.status_code == 422  # a draft is not in force: nothing to replace
+    assert one(refused.text, "#new-protocol-supersedes-error").text()
