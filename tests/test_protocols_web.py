@@ -379,6 +379,20 @@ def test_an_external_partys_signer_reaches_that_protocol_and_nothing_else_of_the
     assert count(board, ProtocolParty, ProtocolParty.external.is_(True)) == 1
 
 
+def test_the_site_home_lists_the_protocols_a_person_signs_for(client, board):
+    protocol = ps.draft(board, "Intesa per la buona occupazione")
+    ps.draft(board, "Un altro protocollo")
+    ps.add_party(board, protocol.id, external="Logistica Futura S.p.A.", signatory="outsider@example.org")
+    login(client, "outsider@example.org")  # an external party's signer: no table of their own
+    home = client.get("/")
+    links = [a.attributes["href"] for a in css(home.text, "#my-protocols + ul a")]
+    assert links == [page(board, protocol.id)]
+    assert "Logistica Futura S.p.A." in one(home.text, "#my-protocols + ul li").text()
+    assert not css(home.text, "#my-tables")  # no "you sit at no table" for them
+    login(client, "observer@example.org")  # signs for nothing
+    assert not css(client.get("/").text, "#my-protocols")
+
+
 def sign_all(client: Any, board: Board, protocol_id: int, parties: list[Any]) -> Any:
     answer = None
     for email, party in (("member@example.org", parties[0]), ("secretary@example.org", parties[1])):

@@ -414,6 +414,22 @@ async def reachable_protocols(session: AsyncSession, table_id: int, user_id: int
     return frozenset(found.all())
 
 
+async def signed_by(session: AsyncSession, user_id: int) -> list[tuple[Protocol, Table, Organisation]]:
+    """The protocols a person signs for (as a party's signatory or substitute), of every table, with
+    the party's organisation: open ones first, then the rest, the newest first. A party's external
+    signer has no table to start from: the site's home lists these."""
+    rank = func.coalesce(Protocol.in_force_at, Protocol.opened_at, Protocol.created_at)
+    found = await session.execute(
+        select(Protocol, Table, Organisation)
+        .join(ProtocolParty, ProtocolParty.protocol_id == Protocol.id)
+        .join(Table, Table.id == Protocol.table_id)
+        .join(Organisation, Organisation.id == ProtocolParty.organisation_id)
+        .where(or_(ProtocolParty.signatory_id == user_id, ProtocolParty.substitute_id == user_id))
+        .order_by((Protocol.status == ProtocolStatus.open).desc(), rank.desc(), Protocol.id.desc())
+    )
+    return [(protocol, table, organisation) for protocol, table, organisation in found.all()]
+
+
 # --- the document: who reads and writes it, and what its edits record -------------------------
 
 
