@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from server.config import Settings
 from server.db.session import Database
-from server.domain import minutes_publishing
+from server.domain import minutes_publishing, protocol_seal
 from server.domain.accounts import purge_expired
 from server.domain.action_lists import today
 from server.domain.protocols import expire_due
@@ -123,6 +123,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # The institution's seal (TAVOLI_SEAL_P12): None without one; a SealError, saying why, stops start-up.
+    app.state.seal = protocol_seal.seal_from_settings(settings)
     app.state.templates = make_templates()
     # Templates build links from route names. The paths are relative to the site (no scheme or
     # host), so that the hub, rendering a fragment for every open page, needs no request.

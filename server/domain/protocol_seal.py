@@ -34,7 +34,7 @@ from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.config import Settings
@@ -60,6 +60,7 @@ __all__ = [
     "sealed_pdf",
     "stored_pdf",
     "stored_pdf_of",
+    "stored_sealed_pdf",
     "version_document",
 ]
 
@@ -373,3 +374,52 @@ async def sealed_pdf(
         assert seal is not None
         pdf = await seal_pdf(pdf, seal, timestamper=timestamper)
     return printed, pdf
+
+
+# --- the sealed PDF, stored once per number of signatures ----------------------------------------------
+
+
+async def stored_sealed_pdf(
+    database: Database,
+    protocol_id: int,
+    *,
+    seal: Seal | None,
+    base_url: str | None = None,
+    render: Render | None = None,
+    timestamper: TimeStamper | None = None,
+) -> tuple[str, bytes]:
+    """The file name and bytes of `sealed_pdf` for the protocol's signed version, kept once sealed:
+    `ProtocolVersion.sealed_pdf` with `sealed_signatures`, how many signatures it shows. A kept PDF
+    showing as many signatures as the version has now is given back as it is; after an adhesion (one
+    more signature) it is stale and sealed again. Kept with one conditional `UPDATE … WHERE
+    sealed_signatures IS NULL OR sealed_signatures < n`: of callers racing, one keeps its PDF and
+    the others return it. An unsealed PDF (no seal configured, or not in force) is made each time and
+    never kept. NotFound for a protocol never frozen."""
+    async with database.read() as session:
+        version = await protocol_bundle.bundled_version(session, protocol_id)
+        if version is None:
+            raise NotFound(_("This protocol has no frozen text yet: it has not been opened for signature."))
+        signed = len(await protocols.signatures_of(session, version.id))
+        name = f"{protocol_bundle.bundle_file_name(protocol_id, version.number)}-sigillato.pdf"
+        if seal is not None and version.sealed_pdf is not None and version.sealed_signatures == signed:
+            return name, bytes(version.sealed_pdf)
+        version_id = version.id
+    printed, pdf = await sealed_pdf(
+        database, protocol_id, seal=seal, base_url=base_url, render=render, timestamper=timestamper
+    )
+    if seal is None or not _sealable(printed):
+        return name, pdf
+    async with database.transaction() as session:
+        await session.execute(
+            update(ProtocolVersion)
+            .where(
+                ProtocolVersion.id == version_id,
+                or_(ProtocolVersion.sealed_signatures.is_(None), ProtocolVersion.sealed_signatures < signed),
+            )
+            .values(sealed_pdf=pdf, sealed_pdf_sha256=hashlib.sha256(pdf).hexdigest(), sealed_signatures=signed)
+            .execution_options(synchronize_session=False)
+        )
+        kept = await session.get(ProtocolVersion, version_id, populate_existing=True)
+        if kept is not None and kept.sealed_pdf is not None and kept.sealed_signatures == signed:
+            return name, bytes(kept.sealed_pdf)
+    return name, pdf

@@ -13,8 +13,10 @@ signing — and nothing else of the table: every other route of the table stays 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from markupsafe import Markup
@@ -26,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
 
-from server.db.models import Organisation, Protocol, ProtocolKind, ProtocolStatus, Role
+from server.db.models import Organisation, Protocol, ProtocolKind, ProtocolStatus, Role, Signature, SignatureKind
 from server.db.session import Database
 from server.domain import (
     documents,
@@ -36,7 +38,9 @@ from server.domain import (
     protocol_commitments,
     protocol_keys,
     protocol_parties,
+    protocol_seal,
     protocols,
+    qualified,
     signatures,
 )
 from server.domain.actions import Actor
@@ -359,7 +363,19 @@ async def open_protocol(request: Request, access: TableAccess) -> Response:
     outcome = await _try(request, change)
     if not isinstance(outcome, Refused) and outcome.document_id is not None:
         await request.app.state.documents.close_document(outcome.document_id, FROZEN)
+    if not isinstance(outcome, Refused):
+        await _make_pdf_to_sign(request, _protocol_id(request))
     return await _answer(request, access, outcome)
+
+
+async def _make_pdf_to_sign(request: Request, protocol_id: int) -> None:
+    """The stored PDF/A of the version just frozen, made right after the opening committed (outside
+    its transaction) so that the parties' uploads of their firma digitale can be checked against it.
+    A failure is logged and leaves the opening as it is: the first download makes the PDF then."""
+    try:
+        await protocol_seal.pdf_to_sign(_db(request), protocol_id, base_url=request.app.state.settings.base_url)
+    except Exception:
+        log.exception("the PDF to sign of protocol %s could not be made after opening", protocol_id)
 
 
 async def back_to_draft(request: Request, access: TableAccess) -> Response:
@@ -550,6 +566,7 @@ async def _sign_page(
         "mine": mine,
         "chosen": chosen,
         "message": message,
+        "upload_limit_mib": request.app.state.settings.upload_max_bytes // (1024 * 1024),
     }
     return render(request, "protocols/sign.html", context, status)
 
@@ -595,6 +612,159 @@ async def sign(request: Request, access: TableAccess) -> Response:
     except NotFound as exc:
         return await _sign_page(request, access, None, 404, str(exc))
     return redirect(_url(request, access, "#protocol-parties"))
+
+
+# --- qualified signatures (firma digitale) ----------------------------------------------------------
+
+
+def _ascii(name: str) -> str:
+    return name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+
+
+async def download_pdf_to_sign(request: Request, access: TableAccess) -> Response:
+    """The stored PDF/A of the current version, exactly the bytes a party signs with its firma
+    digitale (made now if opening did not make it). 404 while the protocol has no frozen text."""
+    protocol = await _readable(request, access)
+    try:
+        name, data = await protocol_seal.pdf_to_sign(
+            _db(request), protocol.id, base_url=request.app.state.settings.base_url
+        )
+    except NotFound:
+        raise HTTPException(404) from None
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_ascii(name)}"',
+            "X-Content-Type-Options": "nosniff",
+            "Digest": f"sha-256={hashlib.sha256(data).hexdigest()}",
+        },
+    )
+
+
+async def sign_qualified(request: Request, access: TableAccess) -> Response:
+    """A party's firma digitale (multipart: party, password, file; `accept_warning` when the chair
+    records a file whose signer's name differs from the designated signatory's). The body was read
+    within TAVOLI_UPLOAD_MAX_BYTES by the security middleware (413 past it); the domain checks the
+    file (server/domain/qualified.py) and refuses it with its reasons in words."""
+    settings = request.app.state.settings
+    limit = settings.upload_max_bytes
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        party_id = optional_id(text(form, "party", 20))
+        password = text(form, "password", 1000)
+        accept = text(form, "accept_warning", 10) == "on"
+        upload = form.get("file")
+        data, filename = b"", ""
+        if isinstance(upload, UploadFile):
+            data = await upload.read(limit + 1)
+            filename = (upload.filename or "").replace("\x00", "")
+    finally:
+        await form.close()
+
+    async def refused(status: int, message: str) -> Response:
+        if accept:
+            return await _page(request, access, status, message=message)
+        return await _sign_page(request, access, party_id, status, message)
+
+    if party_id is None:
+        return await refused(422, _("Choose the party you sign for."))
+    if not data:
+        return await refused(422, _("Choose the signed file to upload: the signed PDF or the .p7m file."))
+    try:
+        key = protocol_keys.current_key(settings.signing_key_file)
+    except KeyFileError:
+        log.error("no signing key at %s: run `tavoli keys init`", settings.signing_key_file)
+        return await refused(503, _("The server cannot seal signatures now: tell the administrator."))
+    assert access.viewer.user_id is not None
+    try:
+        async with _db(request).transaction() as session:
+            await qualified.record_qualified(
+                session,
+                access.table,
+                _protocol_id(request),
+                party_id=party_id,
+                data=data,
+                file_name=filename,
+                actor_user_id=access.viewer.user_id,
+                password=password,
+                accept_warning=accept,
+                key=key,
+                roots=qualified.trust_roots(Path(settings.trust_dir)),
+                max_bytes=limit,
+            )
+    except Invalid as exc:
+        return await refused(422, _errors(exc))
+    except Forbidden as exc:
+        return await refused(403, str(exc))
+    except NotFound as exc:
+        return await refused(404, str(exc))
+    return redirect(_url(request, access, "#protocol-parties"))
+
+
+def _file_type(signature: Signature) -> tuple[str, str]:
+    """The media type of a qualified signature's file and the suffix its download name ends with."""
+    kind = str((signature.file_check or {}).get("format") or "")
+    if kind == qualified.PADES:
+        return "application/pdf", ".pdf"
+    if kind == qualified.CADES_DETACHED:
+        return "application/pkcs7-signature", ".p7s"
+    return "application/pkcs7-mime", ".p7m"
+
+
+async def download_qualified(request: Request, access: TableAccess) -> Response:
+    """The file of the party's latest qualified signature of this protocol, as it was uploaded."""
+    protocol = await _readable(request, access)
+    async with _db(request).read() as session:
+        signature = await session.scalar(
+            select(Signature)
+            .where(
+                Signature.protocol_id == protocol.id,
+                Signature.party_id == int(request.path_params["party_id"]),
+                Signature.kind == SignatureKind.qualified,
+                Signature.file.is_not(None),
+            )
+            .order_by(Signature.signed_at.desc(), Signature.id.desc())
+            .limit(1)
+        )
+    if signature is None or signature.file is None:
+        raise HTTPException(404)
+    data = bytes(signature.file)
+    media_type, suffix = _file_type(signature)
+    name = signature.file_name or "firma"
+    if not name.lower().endswith(suffix):
+        name += suffix
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{_ascii(name)}"',
+            "X-Content-Type-Options": "nosniff",
+            "Digest": f"sha-256={hashlib.sha256(data).hexdigest()}",
+        },
+    )
+
+
+async def download_sealed(request: Request, access: TableAccess) -> Response:
+    """The PDF/A of the protocol with its signature page, sealed by the institution when it is in
+    force and a seal is configured (else saying so on its first page); stored once per number of
+    signatures (server/domain/protocol_seal.py, `stored_sealed_pdf`)."""
+    protocol = await _readable(request, access)
+    try:
+        name, data = await protocol_seal.stored_sealed_pdf(
+            _db(request), protocol.id, seal=request.app.state.seal, base_url=request.app.state.settings.base_url
+        )
+    except NotFound:
+        raise HTTPException(404) from None
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{_ascii(name)}"',
+            "X-Content-Type-Options": "nosniff",
+            "Digest": f"sha-256={hashlib.sha256(data).hexdigest()}",
+        },
+    )
 
 
 # --- commitments ---------------------------------------------------------------------------------
@@ -674,6 +844,23 @@ ROUTES = [
     ProtocolRoute(_ONE + "/firma", _checked(sign_page), role=Role.observer, name="sign_protocol"),
     ProtocolRoute(_ONE + "/firma", _checked(sign), role=Role.observer, methods=["POST"], name="sign_protocol_post"),
     ProtocolRoute(_ONE + "/verifica.zip", _checked(download_bundle), role=Role.observer, name="protocol_bundle"),
+    ProtocolRoute(
+        _ONE + "/pdf-da-firmare.pdf", _checked(download_pdf_to_sign), role=Role.observer, name="protocol_pdf_to_sign"
+    ),
+    ProtocolRoute(
+        _ONE + "/firma-digitale",
+        _checked(sign_qualified),
+        role=Role.observer,
+        methods=["POST"],
+        name="sign_protocol_qualified",
+    ),
+    ProtocolRoute(
+        _ONE + "/parti/{party_id:int}/firma-digitale",
+        _checked(download_qualified),
+        role=Role.observer,
+        name="protocol_qualified_file",
+    ),
+    ProtocolRoute(_ONE + "/sigillato.pdf", _checked(download_sealed), role=Role.observer, name="protocol_sealed_pdf"),
     TableRoute(
         _ONE + "/impegni/{commitment_id:int}/responsabile",
         _checked(assign_commitment),

@@ -194,7 +194,10 @@ class CSRFMiddleware:
 
 # The routes that take a file (a protocol's PDF annex): their body may reach TAVOLI_UPLOAD_MAX_BYTES
 # instead of TAVOLI_MAX_BODY_BYTES (still counted while it arrives), and may carry files.
-UPLOAD_PATHS = (re.compile(r"^/tavoli/[^/]+/protocolli/[0-9]+/allegati$"),)
+UPLOAD_PATHS = (
+    re.compile(r"^/tavoli/[^/]+/protocolli/[0-9]+/allegati$"),
+    re.compile(r"^/tavoli/[^/]+/protocolli/[0-9]+/firma-digitale$"),  # a party's firma digitale
+)
 
 
 def is_upload(path: str) -> bool:
