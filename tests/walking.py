@@ -123,7 +123,12 @@ FILL: dict[tuple[str, str], str | Callable[[World], str]] = {
     ("sign_protocol_post", "password"): PASSWORD,
     ("update_protocol_party", "substitute"): "observer@example.org",
     ("add_protocol_annex", "file"): "%PDF-1.4 un allegato",  # what a PDF starts with (tests/test_uploads.py)
+    # A firma digitale: a PEM .p7m of the open protocol's stored PDF, signed as the chair (`furnish_qualified`).
+    ("sign_protocol_qualified", "password"): PASSWORD,
+    ("sign_protocol_qualified", "file"): lambda world: QUALIFIED["p7m"],
 }
+# What `furnish_qualified` made for the walk's forms: the chair's .p7m ("p7m", PEM text).
+QUALIFIED: dict[str, str] = {}
 # Requests that no page of the seeded world links to or renders a form for: (route name, method)
 # -> the address (with {placeholders} of the world's ids), for routes whose query a page builds
 # only in states the walk does not reach. For a POST, the query is the form's fields (the session's
@@ -449,6 +454,46 @@ def furnish_protocols(seed: Seed, board: Board, key_file: str) -> None:
     seed.run(run)
 
 
+def furnish_qualified(seed: Seed, board: Board, key_file: str, trust: Path) -> None:
+    """A firma digitale on the open protocol (server/web/protocols.py): a test CA whose root `trust`
+    holds (the walk's TAVOLI_TRUST_DIR), the protocol's stored PDF, CGIL's qualified signature (its
+    file downloadable; a signer's name that differs, accepted by the chair), and a .p7m for the chair,
+    Ascom's signatory, to upload (`QUALIFIED`)."""
+    from server.domain import protocol_keys, protocol_seal, protocols, qualified
+    from tests.qualified_ca import TestCA, sample_pdf, sign_cades
+
+    ca = TestCA.make()
+    trust.mkdir(exist_ok=True)
+    (trust / "root.pem").write_bytes(ca.root_pem)
+    stored = sample_pdf("Protocollo aperto alla firma")
+    key = protocol_keys.current_key(key_file)
+
+    async def run(session: AsyncSession) -> None:
+        found = [p for p in await protocols.protocols_of(session, board.table.id) if p.status.value == "open"]
+        protocol = found[0]
+        version = await protocols.current_version(session, protocol.id)
+        assert version is not None
+        await protocol_seal.keep_pdf(session, version.id, stored)
+        states = await protocols.party_states(session, protocol)
+        cgil = next(state.party for state in states if state.party.organisation_id == board.cgil.id)
+        await qualified.record_qualified(
+            session,
+            board.table,
+            protocol.id,
+            party_id=cgil.id,
+            data=await sign_cades(stored, ca.person("Carla", "Neri")),
+            file_name="cgil.pdf.p7m",
+            actor_user_id=board.chair.id,
+            password=PASSWORD,
+            accept_warning=True,
+            key=key,
+            roots=qualified.trust_roots(trust),
+        )
+        QUALIFIED["p7m"] = (await sign_cades(stored, ca.person(board.chair.name, ""), pem=True)).decode("ascii")
+
+    seed.run(run)
+
+
 # --- one app and one seeded database for a whole walk -------------------------------------------
 #
 # Built once for the module (not with the per-test `client`/`board` fixtures of conftest.py, which it
@@ -490,6 +535,7 @@ def opened_world(template_database: str, folder: Path) -> Iterator[World]:
         secret_key=SECRET,
         minutes_dir=str(folder / "minutes"),
         signing_key_file=str(folder / "signing.key"),
+        trust_dir=str(folder / "trust"),
     )
     with cheap_passwords() as password_hash, TestClient(create_app(settings), base_url=BASE_URL) as client:
         database = client.app.state.database  # type: ignore[attr-defined]
@@ -499,6 +545,7 @@ def opened_world(template_database: str, folder: Path) -> Iterator[World]:
         board = Board(seed)
         furnish(seed, board)
         furnish_protocols(seed, board, settings.signing_key_file)
+        furnish_qualified(seed, board, settings.signing_key_file, Path(settings.trust_dir))
         portal.call(publish_furnished_minutes, database, settings.minutes_dir, board)
         read = functools.partial(portal.call, in_read, database)
         walk = World(client, seed, read, board, actor_email="chair@example.org")

@@ -653,7 +653,10 @@ async def sign_qualified(request: Request, access: TableAccess) -> Response:
     try:
         party_id = optional_id(text(form, "party", 20))
         password = text(form, "password", 1000)
-        accept = text(form, "accept_warning", 10) == "on"
+        accepting = form.get("accept_warning")
+        if accepting not in (None, "", "on"):  # the chair's form sends "on", the signers' none
+            raise bad_request()
+        accept = accepting == "on"
         upload = form.get("file")
         data, filename = b"", ""
         if isinstance(upload, UploadFile):
