@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 
 from server.app import create_app
 from server.config import Settings
-from server.db.models import ProtocolStatus, ProtocolVersion, Signature, SignatureKind, User
+from server.db.models import ProtocolStatus, ProtocolVersion, Signature, SignatureKind, Table, User
 from server.domain import protocol_keys, protocol_seal, protocols, signatures
 from server.web.security import is_upload
 from tests import protocols_support as ps
@@ -451,3 +451,22 @@ def test_a_seal_that_cannot_be_used_stops_the_start_up_saying_why(database_url, 
     broken = ps.protocol_settings(database_url, tmp_path, seal_p12=str(tmp_path / "missing.p12"))
     with pytest.raises(protocol_seal.SealError, match=r"missing\.p12"):
         create_app(broken)
+
+
+@pytest.mark.parametrize("sealing", [True], indirect=True)
+def test_the_public_downloads_the_sealed_pdf_of_a_public_protocol_and_of_no_other(client, board, ca):
+    protocol = in_force(client, board)
+    address = f"{page(board, protocol.id)}/sigillato.pdf"
+    assert client.get(address, follow_redirects=False).status_code in (303, 404)  # a private table: nothing
+    board.seed.run(lambda s: s.execute(update(Table).where(Table.id == board.table.id).values(is_public=True)))
+    public_page = client.get(page(board, protocol.id))
+    assert one(public_page.text, ".protocol-public a.protocol-sealed-pdf").attributes["href"] == address
+    sealed = client.get(address)
+    assert sealed.status_code == 200
+    assert sealed.headers["content-type"] == "application/pdf"
+    checked = board.seed.run(lambda _s: _validate(sealed.content, ca))
+    assert checked.intact
+    assert checked.trusted
+    assert kept_version(board, protocol.id).sealed_signatures == 2
+    draft = ps.draft(board, "Protocollo in bozza")
+    assert client.get(f"{page(board, draft.id)}/sigillato.pdf").status_code == 404

@@ -455,11 +455,12 @@ def furnish_protocols(seed: Seed, board: Board, key_file: str) -> None:
 
 
 def furnish_qualified(seed: Seed, board: Board, key_file: str, trust: Path) -> None:
-    """A firma digitale on the open protocol (server/web/protocols.py): a test CA whose root `trust`
-    holds (the walk's TAVOLI_TRUST_DIR), the protocol's stored PDF, CGIL's qualified signature (its
+    """A firma digitale for the walk (server/web/protocols.py): a test CA whose root `trust`
+    holds (the walk's TAVOLI_TRUST_DIR), the protocols' stored PDF, CGIL's qualified adhesion (its
     file downloadable; a signer's name that differs, accepted by the chair), and a .p7m for the chair,
     Ascom's signatory, to upload (`QUALIFIED`)."""
-    from server.domain import protocol_keys, protocol_seal, protocols, qualified
+    from server.domain import protocol_keys, protocol_parties, protocol_seal, protocols, qualified
+    from server.domain.actions import Actor
     from tests.qualified_ca import TestCA, sample_pdf, sign_cades
 
     ca = TestCA.make()
@@ -469,11 +470,23 @@ def furnish_qualified(seed: Seed, board: Board, key_file: str, trust: Path) -> N
     key = protocol_keys.current_key(key_file)
 
     async def run(session: AsyncSession) -> None:
-        found = [p for p in await protocols.protocols_of(session, board.table.id) if p.status.value == "open"]
-        protocol = found[0]
-        version = await protocols.current_version(session, protocol.id)
-        assert version is not None
-        await protocol_seal.keep_pdf(session, version.id, stored)
+        # The open protocol of `furnish_protocols` keeps this PDF (the chair's .p7m is of it) and stays
+        # unsigned (back to draft); the protocol in force keeps it too, and CGIL adheres to it with its
+        # firma digitale (no other protocol: the crawl fetches three protocols' pages).
+        chair = Actor(board.chair.id, Role.chair)
+        protocol = None
+        for found in await protocols.protocols_of(session, board.table.id):
+            if found.status.value in ("open", "in_force"):
+                version = await protocols.current_version(session, found.id)
+                assert version is not None
+                await protocol_seal.keep_pdf(session, version.id, stored)
+            if found.status.value == "in_force":
+                protocol = found
+        assert protocol is not None
+        signers = protocol_parties.parse_party(
+            organisation=str(board.cgil.id), external_name="", signatory="member@example.org", substitute=""
+        )
+        await protocol_parties.add_party(session, board.table, protocol.id, signers, actor=chair)
         states = await protocols.party_states(session, protocol)
         cgil = next(state.party for state in states if state.party.organisation_id == board.cgil.id)
         await qualified.record_qualified(

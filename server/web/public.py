@@ -45,7 +45,15 @@ from starlette.types import Receive, Scope, Send
 
 from server.db.models import MinutesVersion, Protocol, ProtocolStatus, Table
 from server.db.session import Database
-from server.domain import minutes_archive, protocol_bundle, protocol_keys, protocol_pdf, protocols, texts
+from server.domain import (
+    minutes_archive,
+    protocol_bundle,
+    protocol_keys,
+    protocol_pdf,
+    protocol_seal,
+    protocols,
+    texts,
+)
 from server.domain.errors import NotFound
 from server.domain.inputs import is_record_id
 from server.domain.protocol_keys import KeyFileError
@@ -493,6 +501,21 @@ async def protocol_bundle_public(request: Request, access: TableAccess) -> Respo
     )
 
 
+async def protocol_sealed_public(request: Request, access: TableAccess) -> Response:
+    """The sealed PDF of a public protocol (server/domain/protocol_seal.py, `stored_sealed_pdf`): sealed
+    by the institution when a seal is configured, else saying on its first page that it is not."""
+    protocol = await _public_protocol(request, access)
+    try:
+        name, data = await protocol_seal.stored_sealed_pdf(
+            _db(request), protocol.id, seal=request.app.state.seal, base_url=request.app.state.settings.base_url
+        )
+    except NotFound:
+        raise HTTPException(404) from None
+    return Response(
+        data, media_type="application/pdf", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
 _VERSION = "/tavoli/{slug}/verbali/{version_id:int}"
 _PROTOCOL = "/tavoli/{slug}/protocolli/{protocol_id:int}"
 ROUTES: list[Any] = [
@@ -505,4 +528,5 @@ ROUTES: list[Any] = [
     ProtocolFace(_PROTOCOL, protocol_page, name="public_protocol"),
     ProtocolFace(_PROTOCOL + ".pdf", protocol_pdf_public, people=protocol_pdf_own, name="protocol_pdf"),
     ProtocolFace(_PROTOCOL + "/verifica.zip", protocol_bundle_public, name="public_protocol_bundle"),
+    ProtocolFace(_PROTOCOL + "/sigillato.pdf", protocol_sealed_public, name="public_protocol_sealed_pdf"),
 ]
