@@ -16,7 +16,7 @@ from server.cli import rerender_markdown
 from server.db import migrations
 from server.db.models import ActionNote, AgendaItem, Proposal, ProposalComment, ProposalStatus, Role, Table
 from server.db.session import Database
-from server.domain import actions, proposals, tables, texts
+from server.domain import actions, decisions, minutes, minutes_remarks, proposals, tables, texts
 from server.domain.actions import Actor
 from server.markdown import INLINE_LIMIT, PLAIN_MARKER, RENDERER_VERSION, MarkdownRenderer, plain_html, stored
 from tests.live_support import home, message_with, next_message
@@ -217,6 +217,18 @@ async def test_a_new_renderer_version_renders_every_stored_text_again(database, 
     board.proposal()
     action, chair = board.action(), Actor(board.chair.id, Role.chair)
     db_seed.run(lambda s: actions.add_note(s, board.table, action.id, "Una **nota**.", actor=chair))
+    item = board.items[0]
+    db_seed.run(
+        lambda s: decisions.record_decision(
+            s, board.table, item.id, kind="agreed", text="Si **approva**.", proposal_id=None, actor=chair
+        )
+    )
+    minutes_row = db_seed.run(lambda s: minutes.start_drafting(s, board.table, board.meeting.id, actor=chair))
+    db_seed.run(
+        lambda s: minutes_remarks.add_remark(
+            s, board.table, minutes_row.id, item_id=item.id, parent_id=None, body="Un'*osservazione*.", actor=chair
+        )
+    )
     await _stale_rows(database)
     versions = {model: await _versions(database, model) for model in (Table, Proposal)}
     assert await rerender_markdown(database_url) > 0
