@@ -77,18 +77,21 @@ function keepFoldsOpen(root) {
 // --- the focus stays on the control, in view --------------------------------------------------
 
 function keepFocus(root) {
-  let focused = null; // {id, item} of the control focused when the agenda was about to change
-  const remember = () => {
+  // What was focused ({id, item}) when a change was about to arrive, remembered apart for the
+  // person's own request and for a push: a push that lands while the answer is on its way must not
+  // use up what the answer needs to put the focus back.
+  const focused = { request: null, push: null };
+  const remember = (slot) => () => {
     const active = document.activeElement;
     const agenda = document.getElementById(AGENDA);
     if (!active || !agenda || !agenda.contains(active)) return;
     const item = active.closest("[data-item]");
-    focused = { id: active.id || null, item: item ? item.dataset.item : null };
+    focused[slot] = { id: active.id || null, item: item ? item.dataset.item : null };
   };
-  const restore = () => {
-    if (!focused) return;
-    const wanted = focused;
-    focused = null;
+  const restore = (slot) => () => {
+    const wanted = focused[slot];
+    if (!wanted) return;
+    focused[slot] = null;
     const agenda = document.getElementById(AGENDA);
     const active = document.activeElement;
     if (!agenda) return;
@@ -99,10 +102,10 @@ function keepFocus(root) {
     if (document.activeElement !== control) control.focus({ preventScroll: true });
     keepInView(control);
   };
-  root.addEventListener("htmx:beforeRequest", remember);
-  root.addEventListener("htmx:wsBeforeMessage", remember);
-  root.addEventListener("htmx:afterRequest", restore);
-  root.addEventListener("htmx:wsAfterMessage", restore);
+  root.addEventListener("htmx:beforeRequest", remember("request"));
+  root.addEventListener("htmx:wsBeforeMessage", remember("push"));
+  root.addEventListener("htmx:afterRequest", restore("request"));
+  root.addEventListener("htmx:wsAfterMessage", restore("push"));
 }
 
 // The control to focus when the one that was focused is gone or disabled: the same one again; for
