@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 
 from server.db.models import Document, DocumentKind, Event, Proposal, ProposalStatus, Role, Table
 from server.db.types import utcnow
-from server.domain import documents, proposal_bodies, proposals
+from server.domain import documents, edit_sessions, proposal_bodies, proposals
 from server.domain.actions import Actor
 from server.domain.documents import DocumentFrozen
 from server.domain.errors import Forbidden, Invalid, Stale
@@ -152,7 +152,7 @@ def test_the_history_records_one_editing_session_per_person_not_one_event_per_re
     rows = board.events()
     assert {e.seq for e in rows} & {n.seq for n in notes[1:]} == set(), "no row for a rendering"
     # Quiet for longer than QUIET: the next edit is a new session; a second person has their own.
-    later = start + timedelta(minutes=27) + proposal_bodies.QUIET + timedelta(seconds=1)
+    later = start + timedelta(minutes=27) + edit_sessions.QUIET + timedelta(seconds=1)
     text = type_in(seed, document, lambda t: t.insert(0, "y"), board.member.id)
     changed(seed, document, text, {board.member.id, second.id}, now=later)
     sessions = body_events(board)

@@ -28,17 +28,16 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import (
     ActionItem,
     Document,
     DocumentKind,
-    Event,
     Meeting,
     Minutes,
     MinutesStatus,
@@ -48,7 +47,7 @@ from server.db.models import (
     Table,
 )
 from server.db.types import utcnow
-from server.domain import actions, audit, documents, minutes_archive, texts, transitions
+from server.domain import actions, audit, documents, edit_sessions, minutes_archive, texts, transitions
 from server.domain.actions import Actor
 from server.domain.agenda import get_item, item_of_table
 from server.domain.decisions import lock_decisions
@@ -100,9 +99,6 @@ __all__ = [
 WRITERS = (Role.chair, Role.secretary)
 # The language of what is published (the PDF's headings, the labels of the records).
 PUBLISHED_LOCALE = "it"
-# An editing session ends after this long without an edit by its person.
-QUIET = timedelta(minutes=10)
-LAST_EDIT = "last_edit"
 
 MOVES: dict[MinutesStatus, frozenset[MinutesStatus]] = {
     MinutesStatus.draft: frozenset({MinutesStatus.sent}),
@@ -339,7 +335,7 @@ async def document_changed(
     session: AsyncSession, document: Document, text: str, editor_ids: frozenset[int], *, now: datetime | None = None
 ) -> None:
     """What the live room calls after storing edits of a minutes document: record who edited it,
-    one `minutes.edited` event per person and editing session (a session ends after `QUIET`
+    one `minutes.edited` event per person and editing session (a session ends after `edit_sessions.QUIET`
     without an edit by that person). The text itself is rendered only when published."""
     del text  # the draft is shown by the editor; its HTML is made once, when a version is published
     now = now or utcnow()
@@ -356,40 +352,15 @@ async def document_changed(
 
 
 async def _edited(session: AsyncSession, minutes: Minutes, meeting: Meeting, editor_id: int, now: datetime) -> None:
-    last = await session.scalar(
-        select(Event)
-        .where(
-            Event.table_id == minutes.table_id,
-            Event.kind == MinutesEvent.edited.value,
-            Event.actor_id == editor_id,
-            Event.payload["minutes_id"].as_integer() == minutes.id,
-        )
-        .order_by(Event.seq.desc())
-        .limit(1)
-    )
-    if last is not None and _last_edit(last) > now - QUIET:
-        await session.execute(
-            update(Event)
-            .where(Event.id == last.id)
-            .values(payload={**last.payload, LAST_EDIT: now.isoformat()})
-            .execution_options(synchronize_session=False)
-        )
-        return
-    await audit.record(
+    await edit_sessions.record_edit(
         session,
         MinutesEvent.edited,
-        actor_id=editor_id,
         table_id=minutes.table_id,
-        **payload(minutes, meeting),
-        **{LAST_EDIT: now.isoformat()},
+        record=("minutes_id", minutes.id),
+        editor_id=editor_id,
+        now=now,
+        payload=payload(minutes, meeting),
     )
-
-
-def _last_edit(event: Event) -> datetime:
-    try:
-        return datetime.fromisoformat(str(event.payload[LAST_EDIT]))
-    except (KeyError, ValueError):
-        return event.created_at
 
 
 # --- the lifecycle ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ it stored: the body is rendered once, through the one Markdown pipeline, and sto
 document (`proposal.body` / `body_html`, which every page and push show), without moving the
 proposal's `version` (that guards its title, summary and status: a status button on an open page
 must not turn stale while someone types). The history keeps editing sessions, not keystrokes:
-one `body_edited` event per person and session, a session ending after `QUIET` without an edit by
+one `body_edited` event per person and session, a session ending after `edit_sessions.QUIET` without an edit by
 that person. A rendering that starts no session takes the table's next sequence number like
 every change of a table (the page cache and the hub's order rely on it) and tells the hub through
 the commit hook, but leaves no row in the history (`audit.announce`).
@@ -20,7 +20,7 @@ Submitting (or withdrawing) a draft freezes its document: the text frozen is the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,14 +31,13 @@ from server.db.models import (
     Document,
     DocumentKind,
     DocumentUpdate,
-    Event,
     Proposal,
     ProposalStatus,
     ProposalVersion,
     Table,
 )
 from server.db.types import utcnow
-from server.domain import audit, documents, proposal_versions, texts
+from server.domain import audit, documents, edit_sessions, proposal_versions, texts
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid
 from server.domain.meetings import lock_table
@@ -46,10 +45,6 @@ from server.domain.proposal_basics import ProposalEvent, get_proposal, is_author
 from server.i18n import _
 
 KIND = DocumentKind.proposal_body
-# An editing session ends after this long without an edit by its person: their next edit starts a new one.
-QUIET = timedelta(minutes=10)
-# The payload key of a `body_edited` event that holds its session's last edit (ISO 8601, UTC).
-LAST_EDIT = "last_edit"
 
 
 # --- the document of a proposal ---------------------------------------------------------------
@@ -147,44 +142,16 @@ async def body_changed(
 
 
 async def _edited(session: AsyncSession, proposal: Proposal, editor_id: int, now: datetime) -> bool:
-    """Note that `editor_id` edited the body at `now`: in their current session (its last edit
-    moves), or in a new one, recorded as a `body_edited` event. Whether a session started."""
-    last = await session.scalar(
-        select(Event)
-        .where(
-            Event.table_id == proposal.table_id,
-            Event.kind == ProposalEvent.body_edited.value,
-            Event.actor_id == editor_id,
-            Event.payload["proposal_id"].as_integer() == proposal.id,
-        )
-        .order_by(Event.seq.desc())
-        .limit(1)
-    )
-    if last is not None and _last_edit(last) > now - QUIET:
-        # The session goes on: the one thing of an event that ever changes is its session's last edit.
-        await session.execute(
-            update(Event)
-            .where(Event.id == last.id)
-            .values(payload={**last.payload, LAST_EDIT: now.isoformat()})
-            .execution_options(synchronize_session=False)
-        )
-        return False
-    await audit.record(
+    """Note that `editor_id` edited the body at `now` (a `body_edited` event per editing session)."""
+    return await edit_sessions.record_edit(
         session,
         ProposalEvent.body_edited,
-        actor_id=editor_id,
         table_id=proposal.table_id,
-        **payload(proposal),
-        **{LAST_EDIT: now.isoformat()},
+        record=("proposal_id", proposal.id),
+        editor_id=editor_id,
+        now=now,
+        payload=payload(proposal),
     )
-    return True
-
-
-def _last_edit(event: Event) -> datetime:
-    try:
-        return datetime.fromisoformat(str(event.payload[LAST_EDIT]))
-    except (KeyError, ValueError):
-        return event.created_at
 
 
 # --- keeping versions and freezing ------------------------------------------------------------

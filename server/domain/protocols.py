@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -40,7 +40,6 @@ from server.db.models import (
     Commitment,
     Document,
     DocumentKind,
-    Event,
     Membership,
     Organisation,
     Protocol,
@@ -54,7 +53,7 @@ from server.db.models import (
     Table,
 )
 from server.db.types import utcnow
-from server.domain import audit, documents, inputs, texts, transitions
+from server.domain import audit, documents, edit_sessions, inputs, texts, transitions
 from server.domain.actions import ActionEvent, Actor
 from server.domain.documents import DocumentAccess
 from server.domain.edits import is_change
@@ -106,9 +105,6 @@ __all__ = [
 MANAGERS = (Role.chair, Role.secretary)
 # What the public sees of a public table.
 PUBLIC_STATUSES = frozenset({ProtocolStatus.in_force, ProtocolStatus.expired, ProtocolStatus.superseded})
-# An editing session ends after this long without an edit by its person.
-QUIET = timedelta(minutes=10)
-LAST_EDIT = "last_edit"
 TITLE_LIMIT = 200
 
 MOVES: dict[ProtocolStatus, frozenset[ProtocolStatus]] = {
@@ -467,7 +463,7 @@ async def document_changed(
     session: AsyncSession, document: Document, text: str, editor_ids: frozenset[int], *, now: datetime | None = None
 ) -> None:
     """What the live room calls after storing edits of a protocol's text: one `protocol.edited`
-    event per person and editing session (a session ends after `QUIET` without an edit by them)."""
+    event per person and editing session (a session ends after `edit_sessions.QUIET` without an edit by them)."""
     del text  # the editor shows the draft; the text is frozen (and hashed) when it opens
     now = now or utcnow()
     if document.kind is not DocumentKind.protocol_text:
@@ -483,40 +479,15 @@ async def document_changed(
 
 
 async def _edited(session: AsyncSession, protocol: Protocol, editor_id: int, now: datetime) -> None:
-    last = await session.scalar(
-        select(Event)
-        .where(
-            Event.table_id == protocol.table_id,
-            Event.kind == ProtocolEvent.edited.value,
-            Event.actor_id == editor_id,
-            Event.payload["protocol_id"].as_integer() == protocol.id,
-        )
-        .order_by(Event.seq.desc())
-        .limit(1)
-    )
-    if last is not None and _last_edit(last) > now - QUIET:
-        await session.execute(
-            update(Event)
-            .where(Event.id == last.id)
-            .values(payload={**last.payload, LAST_EDIT: now.isoformat()})
-            .execution_options(synchronize_session=False)
-        )
-        return
-    await audit.record(
+    await edit_sessions.record_edit(
         session,
         ProtocolEvent.edited,
-        actor_id=editor_id,
         table_id=protocol.table_id,
-        **payload(protocol),
-        **{LAST_EDIT: now.isoformat()},
+        record=("protocol_id", protocol.id),
+        editor_id=editor_id,
+        now=now,
+        payload=payload(protocol),
     )
-
-
-def _last_edit(event: Event) -> datetime:
-    try:
-        return datetime.fromisoformat(str(event.payload[LAST_EDIT]))
-    except (KeyError, ValueError):
-        return event.created_at
 
 
 # --- creating and changing a draft ------------------------------------------------------------
