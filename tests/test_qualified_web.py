@@ -7,6 +7,7 @@ pyHanko against the test root, stored once per number of signatures. Nothing tou
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import socket
@@ -470,3 +471,24 @@ def test_the_public_downloads_the_sealed_pdf_of_a_public_protocol_and_of_no_othe
     assert kept_version(board, protocol.id).sealed_signatures == 2
     draft = ps.draft(board, "Protocollo in bozza")
     assert client.get(f"{page(board, draft.id)}/sigillato.pdf").status_code == 404
+
+
+@pytest.mark.parametrize("sealing", [True], indirect=True)
+def test_racing_callers_each_seal_and_all_get_the_one_kept(client, board):
+    protocol = in_force(client, board)
+    made = iter(range(100))
+
+    async def render(_document: str) -> bytes:
+        return sample_pdf(f"Stampa {next(made)}")  # each caller lays out a PDF of its own
+
+    async def race() -> list[bytes]:
+        database, seal = client.app.state.database, client.app.state.seal
+        found = await asyncio.gather(
+            *(protocol_seal.stored_sealed_pdf(database, protocol.id, seal=seal, render=render) for _ in range(4))
+        )
+        return [pdf for _name, pdf in found]
+
+    pdfs = client.portal.call(race)  # on the app's loop, outside any transaction
+    kept = kept_version(board, protocol.id)
+    assert kept.sealed_signatures == 2
+    assert pdfs == [bytes(kept.sealed_pdf or b"")] * 4
