@@ -22,7 +22,7 @@ from server.db.session import Database
 from server.domain import minutes_publishing, protocol_seal
 from server.domain.accounts import purge_expired
 from server.domain.action_lists import today
-from server.domain.protocols import expire_due
+from server.domain.protocol_force import expire_due
 from server.live.brokers import make_broker
 from server.live.direct import RawSendMiddleware
 from server.live.documents import Rooms

@@ -24,7 +24,7 @@ from server.db.models import (
     Role,
     Signature,
 )
-from server.domain import documents, protocol_keys, signatures
+from server.domain import documents, protocol_access, protocol_force, protocol_keys, signatures
 from server.domain import protocols as p
 from server.domain.actions import Actor
 from server.domain.documents import DocumentAccess
@@ -671,18 +671,18 @@ def test_expiry_ends_protocols_whose_validity_ended(seed, board, people, in_forc
         row.valid_until = end
 
     seed.run(set_end)
-    assert seed.run(lambda s: p.expire_due(s, end)) == []
+    assert seed.run(lambda s: protocol_force.expire_due(s, end)) == []
     assert fresh(seed, in_force.id).status is ProtocolStatus.in_force
-    expired = seed.run(lambda s: p.expire_due(s, end + timedelta(days=1)))
+    expired = seed.run(lambda s: protocol_force.expire_due(s, end + timedelta(days=1)))
     assert [x.id for x in expired] == [in_force.id]
     assert fresh(seed, in_force.id).status is ProtocolStatus.expired
-    assert seed.run(lambda s: p.expire_due(s, end + timedelta(days=2))) == []
+    assert seed.run(lambda s: protocol_force.expire_due(s, end + timedelta(days=2))) == []
     assert kinds(board).count("protocol.expired") == 1
     assert count(seed, ActionItem) == 2  # kept
 
 
 def test_a_protocol_without_end_never_expires(seed, board, in_force):
-    assert seed.run(lambda s: p.expire_due(s, date(2999, 1, 1))) == []
+    assert seed.run(lambda s: protocol_force.expire_due(s, date(2999, 1, 1))) == []
 
 
 # --- who reaches what ----------------------------------------------------------------------------------
@@ -691,7 +691,7 @@ def test_a_protocol_without_end_never_expires(seed, board, in_force):
 def access_of(seed, protocol, user, role, is_admin=False):
     async def read(session):
         row = await session.get(Protocol, protocol.id, populate_existing=True)
-        return await p.protocol_access(session, row, user.id if user else None, role, is_admin=is_admin)
+        return await protocol_access.protocol_access(session, row, user.id if user else None, role, is_admin=is_admin)
 
     return seed.run(read)
 
@@ -756,22 +756,24 @@ def test_an_external_partys_signer_reaches_that_protocol_only(seed, board, peopl
     assert not reach.edits_text
     assert not reach.manages
     assert access_of(seed, second, board.outsider, None).level == "none"
-    assert seed.run(lambda s: p.reachable_protocols(s, board.table.id, board.outsider.id)) == frozenset({first.id})
-    assert seed.run(lambda s: p.reachable_protocols(s, board.other.id, board.outsider.id)) == frozenset()
+    assert seed.run(lambda s: protocol_access.reachable_protocols(s, board.table.id, board.outsider.id)) == frozenset(
+        {first.id}
+    )
+    assert seed.run(lambda s: protocol_access.reachable_protocols(s, board.other.id, board.outsider.id)) == frozenset()
 
 
 def test_the_public_sees_public_tables_protocols_once_in_force(seed, board, people, ready, key):
     protocol, cgil, ascom = ready
     table = board.table
     table.is_public = True
-    assert not p.is_public(table, fresh(seed, protocol.id))
+    assert not protocol_access.is_public(table, fresh(seed, protocol.id))
     open_(seed, board, protocol.id, people["chair"])
-    assert not p.is_public(table, fresh(seed, protocol.id))
+    assert not protocol_access.is_public(table, fresh(seed, protocol.id))
     sign(seed, board, protocol.id, cgil.id, board.member, key)
     sign(seed, board, protocol.id, ascom.id, board.chair, key)
-    assert p.is_public(table, fresh(seed, protocol.id))
+    assert protocol_access.is_public(table, fresh(seed, protocol.id))
     table.is_public = False
-    assert not p.is_public(table, fresh(seed, protocol.id))
+    assert not protocol_access.is_public(table, fresh(seed, protocol.id))
 
 
 def test_labels():
@@ -790,7 +792,9 @@ def test_labels():
 
 def doc_access(seed, document, user, role, is_admin=False):
     return seed.run(
-        lambda s: p.document_access(s, document, role=role, is_admin=is_admin, user_id=user.id if user else None)
+        lambda s: protocol_access.document_access(
+            s, document, role=role, is_admin=is_admin, user_id=user.id if user else None
+        )
     )
 
 
@@ -815,11 +819,11 @@ def test_document_changed_records_one_edit_per_session(seed, board, people):
     start = p.utcnow()
     for minutes in (0, 5, 30):
         seed.run(
-            lambda s, m=minutes: p.document_changed(
+            lambda s, m=minutes: protocol_access.document_changed(
                 s, document, "", frozenset({board.chair.id}), now=start + timedelta(minutes=m)
             )
         )
-    seed.run(lambda s: p.document_changed(s, document, "", frozenset({board.member.id}), now=start))
+    seed.run(lambda s: protocol_access.document_changed(s, document, "", frozenset({board.member.id}), now=start))
     edited = board.events("protocol.edited")
     assert [e.actor_id for e in edited] == [board.chair.id, board.chair.id, board.member.id]
     assert all(e.payload["protocol_id"] == protocol.id for e in edited)
@@ -830,7 +834,7 @@ def test_signing_stays_the_signatures_module_but_the_hook_is_idempotent_in_force
 
     async def again(session):
         signature = await session.scalar(select(Signature).limit(1))
-        return await p.record_signature_hook(session, signature, actor_id=None)
+        return await protocol_force.record_signature_hook(session, signature, actor_id=None)
 
     seed.run(again)
     assert fresh(seed, in_force.id).status is ProtocolStatus.in_force
@@ -868,7 +872,7 @@ async def test_the_demo_has_a_protocol_in_force_one_open_and_an_intesa_in_draft(
         investor = next(x for x in parties if x.external)
         assert investor.organisation.name == "Nordlog Italia S.r.l."
         assert investor.signatory is not None
-        reach = await p.reachable_protocols(session, intesa.table_id, investor.signatory_id)
+        reach = await protocol_access.reachable_protocols(session, intesa.table_id, investor.signatory_id)
         assert reach == frozenset({intesa.id})
         assert await p.commitment_errors(session, intesa) == []
 
@@ -925,7 +929,7 @@ async def test_expiry_run_by_several_instances_at_once_expires_once(seed, board,
 
     async def run():
         async with database.transaction() as session:
-            return [x.id for x in await p.expire_due(session, date(2027, 1, 2))]
+            return [x.id for x in await protocol_force.expire_due(session, date(2027, 1, 2))]
 
     outcomes = await asyncio.gather(*(run() for _ in range(4)))
     assert sorted(outcomes, key=len) == [[], [], [], [in_force.id]]

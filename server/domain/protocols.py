@@ -10,16 +10,12 @@
   with the commitments parsed from the text. Refused while a commitment is malformed (every error
   listed), without parties, or with a party without a signatory.
 - `back_to_draft` (the chair) only while nobody has signed: the version stays (current=False).
-- Signing is server/domain/signatures.py's; after each signature it calls
-  `record_signature_hook`: when every party has signed the protocol is in force, its commitments
-  become action items of their parties, and the protocol it supersedes is marked superseded. A
-  party added to a protocol in force (adhesion) signs the same frozen version.
-- `expire_due` (the periodic task): protocols whose validity has ended are expired. Expiry and
-  supersession keep the action items.
+- Signing is server/domain/signatures.py's; after each signature,
+  server/domain/protocol_force.py puts the protocol in force when every party has signed (its
+  commitments become action items), marks what it supersedes, records adhesions, and expires
+  protocols whose validity has ended.
 
-Who reaches what (`protocol_access`): every role on the table reads every protocol; the chair and
-the secretary manage drafts; a party's signatory and substitute read the protocol and sign it
-even without a seat on the table (an external party's people reach that protocol only).
+Who reaches what, and who writes the text: server/domain/protocol_access.py.
 
 Every step is an event (`ProtocolEvent`) on the table, live on every open page.
 """
@@ -28,20 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from server.db.models import (
-    ActionItem,
     Commitment,
     Document,
     DocumentKind,
-    Membership,
-    Organisation,
     Protocol,
     ProtocolAnnex,
     ProtocolKind,
@@ -53,9 +46,8 @@ from server.db.models import (
     Table,
 )
 from server.db.types import utcnow
-from server.domain import audit, documents, edit_sessions, inputs, texts, transitions
-from server.domain.actions import ActionEvent, Actor
-from server.domain.documents import DocumentAccess
+from server.domain import audit, documents, inputs, transitions
+from server.domain.actions import Actor
 from server.domain.edits import is_change
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.keys import already_made
@@ -70,31 +62,23 @@ __all__ = [
     "CommitmentsInvalid",
     "Moved",
     "PartyState",
-    "ProtocolAccess",
     "ProtocolEvent",
     "ProtocolValues",
     "back_to_draft",
     "commitment_errors",
     "create_protocol",
     "current_version",
-    "document_access",
-    "document_changed",
     "draft_text",
-    "expire_due",
     "get_protocol",
     "get_version",
-    "is_public",
     "open_for_signature",
     "parse_protocol",
     "parties_of",
     "party_states",
-    "protocol_access",
     "protocol_document",
     "protocol_kind_label",
     "protocol_status_label",
     "protocols_of",
-    "reachable_protocols",
-    "record_signature_hook",
     "signatures_of",
     "superseded_by",
     "update_protocol",
@@ -161,11 +145,11 @@ def payload(protocol: Protocol) -> dict[str, object]:
     return {"protocol_id": protocol.id, "title": protocol.title}
 
 
-def _stale_message() -> str:
+def stale_message_text() -> str:
     return _("Someone else changed this protocol in the meantime.")
 
 
-def _refused() -> str:
+def refused_move() -> str:
     return _("The protocol cannot go from this status to that one.")
 
 
@@ -294,199 +278,6 @@ async def superseded_by(session: AsyncSession, protocol_id: int) -> Protocol | N
     """The protocol that supersedes (or will supersede, once in force) `protocol_id`, the newest."""
     return await session.scalar(
         select(Protocol).where(Protocol.supersedes_id == protocol_id).order_by(Protocol.id.desc()).limit(1)
-    )
-
-
-# --- who reaches what -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProtocolAccess:
-    """What one person may do with one protocol.
-
-    `reads`: sees its page, text, parties, signatures and commitments. `edits_text`: writes the
-    draft's text (live). `manages`: changes the draft's details, parties and annexes, adds an
-    adhering party (chair, secretary). `chairs`: opens it, takes it back to draft, assigns its
-    commitments' owners. `signs_for`: the parties this person signs for (as signatory or
-    substitute), whatever the status (signatures.sign decides whether a signature is due).
-    `external`: reaches this protocol without a role on the table — nothing else of the table.
-    """
-
-    reads: bool = False
-    edits_text: bool = False
-    manages: bool = False
-    chairs: bool = False
-    signs_for: frozenset[int] = frozenset()
-    external: bool = False
-
-    @property
-    def level(self) -> str:
-        """ "none", "read", "sign", "edit" or "manage": the most this person may do now."""
-        if self.manages:
-            return "manage"
-        if self.edits_text:
-            return "edit"
-        if self.signs_for:
-            return "sign"
-        return "read" if self.reads else "none"
-
-
-NO_ACCESS = ProtocolAccess()
-
-
-async def _party_organisations(session: AsyncSession, protocol_id: int) -> set[int]:
-    found = await session.scalars(select(ProtocolParty.organisation_id).where(ProtocolParty.protocol_id == protocol_id))
-    return set(found.all())
-
-
-async def _signs_for(session: AsyncSession, protocol_id: int, user_id: int | None) -> frozenset[int]:
-    if user_id is None:
-        return frozenset()
-    found = await session.scalars(
-        select(ProtocolParty.id).where(
-            ProtocolParty.protocol_id == protocol_id,
-            or_(ProtocolParty.signatory_id == user_id, ProtocolParty.substitute_id == user_id),
-        )
-    )
-    return frozenset(found.all())
-
-
-async def protocol_access(
-    session: AsyncSession,
-    protocol: Protocol,
-    user_id: int | None,
-    role: Role | None,
-    *,
-    is_admin: bool = False,
-) -> ProtocolAccess:
-    """What the person `user_id` with `role` on the protocol's table may do with it.
-
-    Every role reads every protocol of its table (observers too), administrators read; the chair
-    and the secretary manage drafts; the members (not observers) of a party's organisation and the
-    chair and secretary write the draft's text; a party's signatory and substitute read it and
-    sign for their party, with a role on the table or without one (then `external`: they reach
-    this protocol only). Anyone else gets nothing (the public pages are `is_public`'s).
-    """
-    signs_for = await _signs_for(session, protocol.id, user_id)
-    if role is None and not is_admin:
-        if signs_for:
-            return ProtocolAccess(reads=True, signs_for=signs_for, external=True)
-        return NO_ACCESS
-    draft = protocol.status is ProtocolStatus.draft
-    manages = role in MANAGERS
-    edits_text = draft and manages
-    if draft and role is Role.member and user_id is not None:
-        seat = await session.scalar(
-            select(Membership.organisation_id).where(
-                Membership.table_id == protocol.table_id, Membership.user_id == user_id
-            )
-        )
-        edits_text = seat is not None and seat in await _party_organisations(session, protocol.id)
-    return ProtocolAccess(
-        reads=True,
-        edits_text=edits_text,
-        manages=manages,
-        chairs=role is Role.chair,
-        signs_for=signs_for,
-    )
-
-
-def is_public(table: Table, protocol: Protocol) -> bool:
-    """Whether the public sees the protocol: a public table's protocol in force, expired or superseded."""
-    return table.is_public and protocol.table_id == table.id and protocol.status in PUBLIC_STATUSES
-
-
-async def reachable_protocols(session: AsyncSession, table_id: int, user_id: int) -> frozenset[int]:
-    """The table's protocols a person signs for (as a party's signatory or substitute): all that a
-    person without a role on the table reaches of it."""
-    found = await session.scalars(
-        select(ProtocolParty.protocol_id)
-        .join(Protocol, Protocol.id == ProtocolParty.protocol_id)
-        .where(
-            Protocol.table_id == table_id,
-            or_(ProtocolParty.signatory_id == user_id, ProtocolParty.substitute_id == user_id),
-        )
-    )
-    return frozenset(found.all())
-
-
-async def signed_by(session: AsyncSession, user_id: int) -> list[tuple[Protocol, Table, Organisation]]:
-    """The protocols a person signs for (as a party's signatory or substitute), of every table, with
-    the party's organisation: open ones first, then the rest, the newest first. A party's external
-    signer has no table to start from: the site's home lists these."""
-    rank = func.coalesce(Protocol.in_force_at, Protocol.opened_at, Protocol.created_at)
-    found = await session.execute(
-        select(Protocol, Table, Organisation)
-        .join(ProtocolParty, ProtocolParty.protocol_id == Protocol.id)
-        .join(Table, Table.id == Protocol.table_id)
-        .join(Organisation, Organisation.id == ProtocolParty.organisation_id)
-        .where(or_(ProtocolParty.signatory_id == user_id, ProtocolParty.substitute_id == user_id))
-        .order_by((Protocol.status == ProtocolStatus.open).desc(), rank.desc(), Protocol.id.desc())
-    )
-    return [(protocol, table, organisation) for protocol, table, organisation in found.all()]
-
-
-# --- the document: who reads and writes it, and what its edits record -------------------------
-
-
-async def document_access(
-    session: AsyncSession,
-    document: Document,
-    *,
-    role: Role | None,
-    organisation_id: int | None = None,
-    is_admin: bool = False,
-    user_id: int | None = None,
-) -> DocumentAccess:
-    """What a person may do with a protocol's text document: the rule of `protocol_access` (the
-    chair, the secretary and the parties' members write the draft while it is not frozen; every
-    role, administrators and the parties' signers read it; nobody else has it)."""
-    del organisation_id  # the membership is read from the table, by `protocol_access`
-    if document.kind is not DocumentKind.protocol_text:
-        return DocumentAccess.none
-    protocol = await session.scalar(
-        select(Protocol)
-        .where(Protocol.id == document.record_id, Protocol.table_id == document.table_id)
-        .execution_options(populate_existing=True)
-    )
-    if protocol is None:
-        return DocumentAccess.none
-    access = await protocol_access(session, protocol, user_id, role, is_admin=is_admin)
-    if not access.reads:
-        return DocumentAccess.none
-    if access.edits_text and document.frozen_at is None:
-        return DocumentAccess.edit
-    return DocumentAccess.read
-
-
-async def document_changed(
-    session: AsyncSession, document: Document, text: str, editor_ids: frozenset[int], *, now: datetime | None = None
-) -> None:
-    """What the live room calls after storing edits of a protocol's text: one `protocol.edited`
-    event per person and editing session (a session ends after `edit_sessions.QUIET` without an edit by them)."""
-    del text  # the editor shows the draft; the text is frozen (and hashed) when it opens
-    now = now or utcnow()
-    if document.kind is not DocumentKind.protocol_text:
-        return
-    await lock_table(session, document.table_id)
-    protocol = await session.scalar(
-        select(Protocol).where(Protocol.id == document.record_id, Protocol.table_id == document.table_id)
-    )
-    if protocol is None:
-        return
-    for editor in sorted(editor_ids):
-        await _edited(session, protocol, editor, now)
-
-
-async def _edited(session: AsyncSession, protocol: Protocol, editor_id: int, now: datetime) -> None:
-    await edit_sessions.record_edit(
-        session,
-        ProtocolEvent.edited,
-        table_id=protocol.table_id,
-        record=("protocol_id", protocol.id),
-        editor_id=editor_id,
-        now=now,
-        payload=payload(protocol),
     )
 
 
@@ -625,7 +416,7 @@ async def update_protocol(
         values.signing_order,
         values.supersedes_id,
     )
-    if not is_change(session, protocol, current, wanted, version=version, message=_stale_message()):
+    if not is_change(session, protocol, current, wanted, version=version, message=stale_message_text()):
         return protocol
     refuse_unless_draft(protocol)
     if values.supersedes_id != protocol.supersedes_id:
@@ -747,9 +538,9 @@ async def open_for_signature(
         protocol,
         ProtocolStatus.open,
         version=version,
-        stale_message=_stale_message(),
+        stale_message=stale_message_text(),
         moves=MOVES,
-        refused=_refused(),
+        refused=refused_move(),
         event=ProtocolEvent.opened,
         actor_id=actor.user_id,
         table_id=table.id,
@@ -797,9 +588,9 @@ async def back_to_draft(session: AsyncSession, table: Table, protocol_id: int, *
         protocol,
         ProtocolStatus.draft,
         version=version,
-        stale_message=_stale_message(),
+        stale_message=stale_message_text(),
         moves=MOVES,
-        refused=_refused(),
+        refused=refused_move(),
         event=ProtocolEvent.reopened,
         actor_id=actor.user_id,
         table_id=table.id,
@@ -807,203 +598,3 @@ async def back_to_draft(session: AsyncSession, table: Table, protocol_id: int, *
         prepare=prepare,
     )
     return Moved(protocol, document.id if document else None)
-
-
-# --- after a signature: in force, commitments, supersession, adhesion -------------------------
-
-
-async def record_signature_hook(session: AsyncSession, signature: Signature, *, actor_id: int | None) -> Protocol:
-    """What follows a new signature (signatures.sign calls it in the same transaction, once per
-    signature row it made): the event `protocol.signed` — or `protocol.adhered` for a party that
-    joined the protocol in force —; then, when every (non-adhering) party has signed the current
-    version, the protocol enters into force: its commitments become action items of their parties
-    (owner: the party's signatory), and the protocol it supersedes is marked superseded."""
-    protocol = await session.scalar(
-        select(Protocol).where(Protocol.id == signature.protocol_id).execution_options(populate_existing=True)
-    )
-    if protocol is None:
-        raise NotFound(_("This protocol does not exist on this table."))
-    await lock_table(session, protocol.table_id)
-    party = await session.get(ProtocolParty, signature.party_id, populate_existing=True)
-    if party is None:
-        raise NotFound(_("This party does not exist in this protocol."))
-    name = await _organisation_name(session, party.organisation_id)
-    details = {
-        **payload(protocol),
-        "party_id": party.id,
-        "organisation": name,
-        "signature_id": signature.id,
-        "signer_id": signature.signer_id,
-        "role": signature.signer_role,
-    }
-    if party.adhering:
-        await audit.record(session, ProtocolEvent.adhered, actor_id=actor_id, table_id=protocol.table_id, **details)
-        return protocol
-    await audit.record(session, ProtocolEvent.signed, actor_id=actor_id, table_id=protocol.table_id, **details)
-    if protocol.status is ProtocolStatus.open and await _everyone_signed(session, protocol, signature.version_id):
-        await _enter_into_force(session, protocol, signature.version_id, actor_id=actor_id)
-    return protocol
-
-
-async def _organisation_name(session: AsyncSession, organisation_id: int) -> str:
-    return (await session.scalar(select(Organisation.name).where(Organisation.id == organisation_id))) or ""
-
-
-async def _everyone_signed(session: AsyncSession, protocol: Protocol, version_id: int) -> bool:
-    unsigned = await session.scalar(
-        select(func.count())
-        .select_from(ProtocolParty)
-        .where(
-            ProtocolParty.protocol_id == protocol.id,
-            ProtocolParty.adhering.is_(False),
-            ~select(Signature.id)
-            .where(Signature.version_id == version_id, Signature.party_id == ProtocolParty.id)
-            .exists(),
-        )
-    )
-    return not unsigned
-
-
-async def _enter_into_force(
-    session: AsyncSession, protocol: Protocol, version_id: int, *, actor_id: int | None
-) -> None:
-    table = await session.get(Table, protocol.table_id)
-    assert table is not None
-    made = await _commitments_to_actions(session, table, protocol, version_id, actor_id=actor_id)
-
-    async def prepare(_before: ProtocolStatus) -> None:
-        protocol.in_force_at = utcnow()
-
-    await transitions.change_status(
-        session,
-        protocol,
-        ProtocolStatus.in_force,
-        version=protocol.version,
-        stale_message=_stale_message(),
-        moves=MOVES,
-        refused=_refused(),
-        event=ProtocolEvent.in_force,
-        actor_id=actor_id,
-        table_id=protocol.table_id,
-        payload={**payload(protocol), "actions": made, "supersedes_id": protocol.supersedes_id},
-        prepare=prepare,
-    )
-    if protocol.supersedes_id is not None:
-        old = await session.scalar(
-            select(Protocol)
-            .where(Protocol.id == protocol.supersedes_id, Protocol.table_id == protocol.table_id)
-            .execution_options(populate_existing=True)
-        )
-        if old is not None and old.status is ProtocolStatus.in_force:
-            await _end(
-                session,
-                old,
-                ProtocolStatus.superseded,
-                ProtocolEvent.superseded,
-                actor_id=actor_id,
-                superseded_by=protocol.id,
-                superseded_by_title=protocol.title,
-            )
-
-
-async def _commitments_to_actions(
-    session: AsyncSession, table: Table, protocol: Protocol, version_id: int, *, actor_id: int | None
-) -> list[int]:
-    """Each commitment of the version without an action item gets one: owned by its party's
-    signatory, for its party's organisation, due when the clause says, described by the clause."""
-    commitments = await session.scalars(
-        select(Commitment)
-        .where(Commitment.version_id == version_id, Commitment.action_id.is_(None))
-        .order_by(Commitment.number)
-    )
-    made: list[int] = []
-    for commitment in commitments.all():
-        party = await session.get(ProtocolParty, commitment.party_id)
-        assert party is not None
-        action = ActionItem(
-            table_id=table.id,
-            title=commitment.title,
-            owner_id=party.signatory_id,
-            organisation_id=party.organisation_id,
-            due_on=commitment.due_on,
-            created_by=actor_id,
-        )
-        await texts.write(session, action, description=commitment.clause)
-        session.add(action)
-        await session.flush()
-        commitment.action_id = action.id
-        await audit.record(
-            session,
-            ActionEvent.created,
-            actor_id=actor_id,
-            table_id=table.id,
-            action_id=action.id,
-            title=action.title,
-            owner_id=action.owner_id,
-            protocol_id=protocol.id,
-            commitment_id=commitment.id,
-        )
-        made.append(action.id)
-    await session.flush()
-    return made
-
-
-async def _end(
-    session: AsyncSession,
-    protocol: Protocol,
-    status: ProtocolStatus,
-    event: ProtocolEvent,
-    *,
-    actor_id: int | None,
-    **extra: object,
-) -> None:
-    async def prepare(_before: ProtocolStatus) -> None:
-        protocol.ended_at = utcnow()
-
-    await transitions.change_status(
-        session,
-        protocol,
-        status,
-        version=protocol.version,
-        stale_message=_stale_message(),
-        moves=MOVES,
-        refused=_refused(),
-        event=event,
-        actor_id=actor_id,
-        table_id=protocol.table_id,
-        payload={**payload(protocol), **extra},
-        prepare=prepare,
-    )
-
-
-# --- expiry -----------------------------------------------------------------------------------
-
-
-async def expire_due(session: AsyncSession, today: date) -> list[Protocol]:
-    """Expire the protocols in force whose validity ended before `today` (the periodic task runs
-    it; several instances may: each protocol expires once). Their action items stay."""
-    expired: list[Protocol] = []
-    rows = (
-        await session.execute(
-            select(Protocol.id, Protocol.table_id)
-            .where(Protocol.status == ProtocolStatus.in_force, Protocol.valid_until < today)
-            .order_by(Protocol.table_id, Protocol.id)
-        )
-    ).all()
-    for protocol_id, table_id in rows:
-        await lock_table(session, table_id)
-        protocol = await get_protocol(session, table_id, protocol_id)
-        if protocol.status is not ProtocolStatus.in_force or protocol.valid_until is None:
-            continue
-        if protocol.valid_until >= today:
-            continue
-        await _end(
-            session,
-            protocol,
-            ProtocolStatus.expired,
-            ProtocolEvent.expired,
-            actor_id=None,
-            valid_until=protocol.valid_until.isoformat(),
-        )
-        expired.append(protocol)
-    return expired

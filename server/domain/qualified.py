@@ -40,7 +40,7 @@ from server.db.models import (
     Table,
     User,
 )
-from server.domain import accounts, protocol_keys, protocols
+from server.domain import accounts, protocol_force, protocol_keys, protocols
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.meetings import lock_table
 from server.domain.protocol_keys import ServerKey
@@ -269,5 +269,5 @@ async def record_qualified(
     )
     session.add(signature)
     await session.flush()
-    await protocols.record_signature_hook(session, signature, actor_id=actor_user_id)
+    await protocol_force.record_signature_hook(session, signature, actor_id=actor_user_id)
     return signature

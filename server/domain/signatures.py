@@ -40,7 +40,7 @@ from server.db.models import (
     Table,
     User,
 )
-from server.domain import accounts, protocol_keys, protocols, qualified_checks
+from server.domain import accounts, protocol_force, protocol_keys, protocols, qualified_checks
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.meetings import lock_table
 from server.domain.protocol_keys import ServerKey
@@ -121,7 +121,7 @@ async def sign(
     password (Invalid, on "status", "party" and "password"). A party that already signed this
     version gets its signature back and nothing changes: fifty requests at once make one signature
     and one event (the table's row is locked first, so the requests take turns). Then
-    `protocols.record_signature_hook` records the event (`protocol.signed`, or `protocol.adhered`)
+    `protocol_force.record_signature_hook` records the event (`protocol.signed`, or `protocol.adhered`)
     and brings the protocol into force when every party has signed.
     """
     await lock_table(session, table.id)
@@ -198,7 +198,7 @@ async def sign(
     )
     session.add(signature)
     await session.flush()
-    await protocols.record_signature_hook(session, signature, actor_id=actor_user_id)
+    await protocol_force.record_signature_hook(session, signature, actor_id=actor_user_id)
     return signature
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db.models import Document, DocumentKind, Membership, Protocol, ProtocolParty, ProtocolStatus, Table, User
-from server.domain import protocol_annexes, protocol_commitments, protocols, signatures, texts
+from server.domain import protocol_access, protocol_annexes, protocol_commitments, protocols, signatures, texts
 from server.domain.actions import ActionEvent
 from server.domain.documents import DocumentAccess
 from server.domain.protocols import ProtocolEvent, protocol_kind_label, protocol_status_label
@@ -204,7 +204,7 @@ async def _document_access(
 ) -> DocumentAccess:
     """Who writes and who reads a protocol's text: the domain's rule (the chair, the secretary and
     the parties' members write a draft; every role reads it; nobody writes a frozen text)."""
-    return await protocols.document_access(
+    return await protocol_access.document_access(
         session,
         document,
         role=audience.role,
@@ -215,7 +215,7 @@ async def _document_access(
 
 
 async def _document_changed(session: AsyncSession, document: Document, text: str, editor_ids: frozenset[int]) -> None:
-    await protocols.document_changed(session, document, text, editor_ids)
+    await protocol_access.document_changed(session, document, text, editor_ids)
 
 
 DOCUMENT = DocumentBinding(access=_document_access, changed=_document_changed)

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.db.session import Database
-from server.domain import protocols
+from server.domain import protocol_access
 from server.domain.tables import tables_for
 from server.web.sessions import Viewer
 
@@ -23,7 +23,7 @@ async def home(request: Request) -> Response:
     database: Database = request.app.state.database
     async with database.read() as session:
         listing = await tables_for(session, viewer.user_id, is_admin=viewer.is_admin)
-        signing = await protocols.signed_by(session, viewer.user_id) if viewer.user_id is not None else []
+        signing = await protocol_access.signed_by(session, viewer.user_id) if viewer.user_id is not None else []
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "home/home.html", {"listing": listing, "signing": signing}
     )

@@ -33,6 +33,7 @@ from server.db.session import Database
 from server.domain import (
     documents,
     proposal_bodies,
+    protocol_access,
     protocol_annexes,
     protocol_bundle,
     protocol_commitments,
@@ -46,9 +47,9 @@ from server.domain import (
 from server.domain.actions import Actor
 from server.domain.errors import Forbidden, Invalid, NotFound, Stale
 from server.domain.inputs import is_record_id
+from server.domain.protocol_access import ProtocolAccess
 from server.domain.protocol_keys import KeyFileError
 from server.domain.protocol_text import COMMITMENT_TEMPLATE
-from server.domain.protocols import ProtocolAccess
 from server.i18n import _
 from server.live.connection import RECONNECT
 from server.live.documents import FROZEN
@@ -103,7 +104,7 @@ async def _authorize_protocol(request: Request, role: Role) -> TableAccess:
             table, membership = await table_and_membership(session, request.path_params["slug"], viewer.user_id)
             if table is None or membership is not None:
                 raise
-            reachable = await protocols.reachable_protocols(session, table.id, viewer.user_id)
+            reachable = await protocol_access.reachable_protocols(session, table.id, viewer.user_id)
         if _protocol_id(request) not in reachable:
             raise refused from None
         return TableAccess(table, viewer, None)
@@ -137,7 +138,7 @@ class ProtocolRoute(TableRoute):
 
 
 async def _access(session: AsyncSession, access: TableAccess, protocol: Protocol) -> ProtocolAccess:
-    return await protocols.protocol_access(
+    return await protocol_access.protocol_access(
         session, protocol, access.viewer.user_id, access.role, is_admin=access.viewer.is_admin
     )
 
@@ -338,7 +339,7 @@ async def save_text(request: Request, access: TableAccess) -> Response:
                 row_id = await proposal_bodies.latest_update_id(session, document.id)
                 assert access.viewer.user_id is not None
                 stored = await documents.text_of(session, document.id)
-                await protocols.document_changed(session, document, stored, frozenset({access.viewer.user_id}))
+                await protocol_access.document_changed(session, document, stored, frozenset({access.viewer.user_id}))
     except (Invalid, documents.DocumentTooLarge, documents.DocumentFrozen) as exc:
         message = _errors(exc) if isinstance(exc, Invalid) else str(exc)
         return await _page(request, access, 422, message=message)

@@ -10,7 +10,7 @@ copy's hashes never leave the application, so that nobody can confirm a guessed 
 them. A private table's minutes are not there for the public: its routes answer as every route of
 a private table does (log in first; 404 to a person without a role on it).
 
-Protocols: a public table's protocols in force, expired or superseded (`protocols.is_public`) are
+Protocols: a public table's protocols in force, expired or superseded (`protocol_access.is_public`) are
 public at `/tavoli/<slug>/protocolli/<id>` — the page (the frozen text, its SHA-256 and the
 annexes', each signature checked), the PDF/A with its signature page (`…/<id>.pdf`,
 server/domain/protocol_pdf.py) and the verification bundle (`…/<id>/verifica.zip`,
@@ -47,6 +47,7 @@ from server.db.models import MinutesVersion, Protocol, ProtocolStatus, Table
 from server.db.session import Database
 from server.domain import (
     minutes_archive,
+    protocol_access,
     protocol_bundle,
     protocol_keys,
     protocol_pdf,
@@ -316,7 +317,7 @@ async def _protocol_people(request: Request) -> TableAccess | None:
             return None
         if membership is not None or viewer.is_admin:
             return TableAccess(table, viewer, membership)
-        reachable = await protocols.reachable_protocols(session, table.id, viewer.user_id)
+        reachable = await protocol_access.reachable_protocols(session, table.id, viewer.user_id)
     if int(request.path_params["protocol_id"]) in reachable:
         return TableAccess(table, viewer, None)
     return None
@@ -382,14 +383,14 @@ async def _public_protocol(request: Request, access: TableAccess) -> Protocol:
             protocol = await protocols.get_protocol(session, access.table.id, int(request.path_params["protocol_id"]))
         except NotFound:
             raise HTTPException(404) from None
-    if not protocols.is_public(access.table, protocol):
+    if not protocol_access.is_public(access.table, protocol):
         raise HTTPException(404)
     return protocol
 
 
 def _link(found: Protocol | None, table: Table) -> Protocol | None:
     """A protocol named by this one, when the public may follow the link to it."""
-    return found if found is not None and protocols.is_public(table, found) else None
+    return found if found is not None and protocol_access.is_public(table, found) else None
 
 
 async def protocol_page(request: Request, access: TableAccess) -> Response:
