@@ -41,7 +41,7 @@ from server.db.models import (
     User,
 )
 from server.domain import accounts, protocol_force, protocol_keys, protocols
-from server.domain.errors import Forbidden, Invalid, NotFound
+from server.domain.errors import Forbidden, Invalid
 from server.domain.meetings import lock_table
 from server.domain.protocol_keys import ServerKey
 from server.domain.qualified_checks import (
@@ -56,7 +56,15 @@ from server.domain.qualified_checks import (
     same_person,
     trust_roots,
 )
-from server.domain.signatures import SIGNATORY, STATEMENT_TYPE, SUBSTITUTE, _waiting_for, statement_bytes
+from server.domain.signatures import (
+    SIGNATORY,
+    STATEMENT_TYPE,
+    SUBSTITUTE,
+    find_party,
+    signature_of,
+    statement_bytes,
+    waiting_for,
+)
 from server.i18n import _
 
 __all__ = [
@@ -84,32 +92,6 @@ async def _is_chair(session: AsyncSession, table_id: int, user_id: int) -> bool:
         select(Membership.role).where(Membership.table_id == table_id, Membership.user_id == user_id)
     )
     return role is Role.chair
-
-
-async def _find(session: AsyncSession, table: Table, protocol_id: int, party_id: int) -> tuple[Protocol, ProtocolParty]:
-    protocol = await session.scalar(
-        select(Protocol)
-        .where(Protocol.id == protocol_id, Protocol.table_id == table.id)
-        .execution_options(populate_existing=True)
-    )
-    if protocol is None:
-        raise NotFound(_("This protocol does not exist on this table."))
-    party = await session.scalar(
-        select(ProtocolParty)
-        .where(ProtocolParty.id == party_id, ProtocolParty.protocol_id == protocol.id)
-        .execution_options(populate_existing=True)
-    )
-    if party is None:
-        raise NotFound(_("This party is not among the protocol's parties."))
-    return protocol, party
-
-
-async def _signature_of(session: AsyncSession, version_id: int, party_id: int) -> Signature | None:
-    return await session.scalar(
-        select(Signature)
-        .where(Signature.version_id == version_id, Signature.party_id == party_id)
-        .execution_options(populate_existing=True)
-    )
 
 
 def _refuse_status(protocol: Protocol, party: ProtocolParty, version: ProtocolVersion | None) -> None:
@@ -151,7 +133,7 @@ async def record_qualified(
     signed this version: the same file gives its signature back, another file is refused.
     """
     file_name = (file_name or "").strip()[:NAME_LIMIT] or "firma"
-    protocol, party = await _find(session, table, protocol_id, party_id)
+    protocol, party = await find_party(session, table, protocol_id, party_id)
     if actor_user_id == party.signatory_id:
         role = SIGNATORY
     elif actor_user_id == party.substitute_id:
@@ -169,7 +151,7 @@ async def record_qualified(
         raise Invalid(
             {"file": _("The protocol's PDF to sign has not been made yet: download it, sign it, then upload it.")}
         )
-    same = await _signature_of(session, version.id, party.id)
+    same = await signature_of(session, version.id, party.id)
     if same is not None and same.file is not None and bytes(same.file) == data:
         return same  # the same file again: its signature back, nothing changes
     actor = await session.get(User, actor_user_id)
@@ -201,17 +183,17 @@ async def record_qualified(
 
     # The same rules as `signatures.sign`, under the table's lock: one signature per party and version.
     await lock_table(session, table.id)
-    protocol, party = await _find(session, table, protocol_id, party_id)
+    protocol, party = await find_party(session, table, protocol_id, party_id)
     version = await protocols.current_version(session, protocol.id)
     _refuse_status(protocol, party, version)
     assert version is not None
-    existing = await _signature_of(session, version.id, party.id)
+    existing = await signature_of(session, version.id, party.id)
     if existing is not None:
         if existing.file is not None and hashlib.sha256(bytes(existing.file)).hexdigest() == check.file_sha256:
             return existing
         raise Invalid({"file": _("This party has already signed this version of the protocol.")})
     if protocol.signing_order and not party.adhering:
-        waiting = await _waiting_for(session, protocol, version, party)
+        waiting = await waiting_for(session, protocol, version, party)
         if waiting:
             raise Invalid(
                 {"party": _("The parties sign in order: {names} must sign first.").format(names=", ".join(waiting))}

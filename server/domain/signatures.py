@@ -76,7 +76,28 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _signature_of(session: AsyncSession, version_id: int, party_id: int) -> Signature | None:
+async def find_party(
+    session: AsyncSession, table: Table, protocol_id: int, party_id: int
+) -> tuple[Protocol, ProtocolParty]:
+    """The protocol of `table` and its party that a signature is for, read afresh (NotFound otherwise)."""
+    protocol = await session.scalar(
+        select(Protocol)
+        .where(Protocol.id == protocol_id, Protocol.table_id == table.id)
+        .execution_options(populate_existing=True)
+    )
+    if protocol is None:
+        raise NotFound(_("This protocol does not exist on this table."))
+    party = await session.scalar(
+        select(ProtocolParty)
+        .where(ProtocolParty.id == party_id, ProtocolParty.protocol_id == protocol.id)
+        .execution_options(populate_existing=True)
+    )
+    if party is None:
+        raise NotFound(_("This party is not among the protocol's parties."))
+    return protocol, party
+
+
+async def signature_of(session: AsyncSession, version_id: int, party_id: int) -> Signature | None:
     return await session.scalar(
         select(Signature)
         .where(Signature.version_id == version_id, Signature.party_id == party_id)
@@ -84,7 +105,7 @@ async def _signature_of(session: AsyncSession, version_id: int, party_id: int) -
     )
 
 
-async def _waiting_for(
+async def waiting_for(
     session: AsyncSession, protocol: Protocol, version: ProtocolVersion, party: ProtocolParty
 ) -> list[str]:
     """The organisations that sign before `party` in the protocol's order and have not signed yet."""
@@ -125,20 +146,7 @@ async def sign(
     and brings the protocol into force when every party has signed.
     """
     await lock_table(session, table.id)
-    protocol = await session.scalar(
-        select(Protocol)
-        .where(Protocol.id == protocol_id, Protocol.table_id == table.id)
-        .execution_options(populate_existing=True)
-    )
-    if protocol is None:
-        raise NotFound(_("This protocol does not exist on this table."))
-    party = await session.scalar(
-        select(ProtocolParty)
-        .where(ProtocolParty.id == party_id, ProtocolParty.protocol_id == protocol.id)
-        .execution_options(populate_existing=True)
-    )
-    if party is None:
-        raise NotFound(_("This party is not among the protocol's parties."))
+    protocol, party = await find_party(session, table, protocol_id, party_id)
     if actor_user_id == party.signatory_id:
         role = SIGNATORY
     elif actor_user_id == party.substitute_id:
@@ -147,7 +155,7 @@ async def sign(
         raise Forbidden(_("Only the party's signatory or its substitute may sign for it."))
     version = await protocols.current_version(session, protocol.id)
     if version is not None:
-        existing = await _signature_of(session, version.id, party.id)
+        existing = await signature_of(session, version.id, party.id)
         if existing is not None:
             return existing
     adhesion = protocol.status is ProtocolStatus.in_force and party.adhering
@@ -158,7 +166,7 @@ async def sign(
             message = _("The protocol is not open for signature.")
         raise Invalid({"status": message})
     if protocol.signing_order and not party.adhering:
-        waiting = await _waiting_for(session, protocol, version, party)
+        waiting = await waiting_for(session, protocol, version, party)
         if waiting:
             raise Invalid(
                 {"party": _("The parties sign in order: {names} must sign first.").format(names=", ".join(waiting))}
